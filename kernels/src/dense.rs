@@ -1,0 +1,402 @@
+//! Dense layers: `Y = act(X·Wᵀ + b)` over a batch of rows.
+//!
+//! ## The register tile (AVX2; NEON uses two q-registers per ymm below)
+//! ```text
+//!            panel row kk: b0 = W'[kk][j0..j0+8]   b1 = W'[kk][j0+8..j0+16]
+//!  x[i+0][kk] ──bcast──▶  acc[0][0] += x·b0      acc[0][1] += x·b1
+//!  x[i+1][kk] ──bcast──▶  acc[1][0]              acc[1][1]
+//!     ...                     ...                    ...
+//!  x[i+5][kk] ──bcast──▶  acc[5][0]              acc[5][1]
+//! ```
+//! 12 accumulators (≥ 8 independent FMA chains hide the 4-cycle latency at
+//! 2 FMA/cycle), 2 panel loads + 6 broadcasts per 12 FMAs: the loop is
+//! FMA-bound. Rows come in tiles of 6 with tail tiles of 1–5 rows; columns in
+//! 16-wide zero-padded panels, so the column tail costs only a masked store.
+//! Loop order: panels outer, row tiles inner — one `k × 16` panel stays in L1
+//! while every row tile streams past it.
+//!
+//! ## Epilogue
+//! After the `k` loop (and an optional second, short segment used by the
+//! low-rank perturbation), bias and activation are applied in registers and
+//! the tile is stored once.
+
+use crate::error::{same, KernelError};
+use crate::math;
+use crate::pack::{PanelElem, Weights};
+use crate::simd::{Kernel, Simd};
+use crate::{Backend, MatMut, MatRef, PANEL, TILE_ROWS};
+
+/// The activation fused into a dense layer's epilogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Activation {
+    /// `x`.
+    #[default]
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `tanh(x)` (see [`math::tanh`] for accuracy).
+    Tanh,
+    /// `1/(1+e^{−x})` (see [`math::sigmoid`]).
+    Sigmoid,
+}
+
+impl Activation {
+    /// Scalar reference.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Activation::Tanh => math::tanh(x),
+            Activation::Sigmoid => math::sigmoid(x),
+        }
+    }
+    /// Derivative expressed through the activation's output `y = act(z)`:
+    /// identity 1, ReLU `[y > 0]`, tanh `1 − y²`, sigmoid `y(1 − y)`.
+    #[inline]
+    pub fn derivative_from_output(self, y: f32) -> f32 {
+        match self {
+            Activation::Identity => 1.0,
+            Activation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Tanh => 1.0 - y * y,
+            Activation::Sigmoid => y * (1.0 - y),
+        }
+    }
+    #[inline(always)]
+    pub(crate) unsafe fn apply_v<S: Simd>(self, x: S::F) -> S::F {
+        unsafe {
+            match self {
+                Activation::Identity => x,
+                Activation::Relu => S::max(x, S::zero()),
+                Activation::Tanh => math::tanh_v::<S>(x),
+                Activation::Sigmoid => math::sigmoid_v::<S>(x),
+            }
+        }
+    }
+}
+
+/// Raw operands of one row tile. All pointers are valid for the shapes the
+/// driver checked; `b` points at `k` panel rows `rs_b` apart, 16 readable
+/// elements each when `b_full`, `nc` otherwise.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile<E> {
+    pub k: usize,
+    pub a: *const f32,
+    pub rs_a: usize,
+    pub cs_a: usize,
+    pub b: *const E,
+    pub rs_b: usize,
+    pub b_full: bool,
+    /// Optional second segment (k2 = 0 for none): A2 rows `rs_a2` apart,
+    /// packed B2 panel (16-wide, zero padded).
+    pub k2: usize,
+    pub a2: *const f32,
+    pub rs_a2: usize,
+    pub b2: *const f32,
+    /// Valid output columns (1..=16).
+    pub nc: usize,
+    /// Bias for these 16 columns (`nc` readable) or null.
+    pub bias: *const f32,
+    pub act: Activation,
+    /// Add the existing C tile before storing (β = 1).
+    pub accumulate: bool,
+    pub c: *mut f32,
+    pub ldc: usize,
+}
+
+/// Loads `n` (≤ 16) floats as two vectors, zero-filling.
+#[inline(always)]
+unsafe fn load16<S: Simd>(p: *const f32, n: usize) -> [S::F; 2] {
+    unsafe {
+        if n >= PANEL {
+            [S::load(p), S::load(p.add(8))]
+        } else if n > 8 {
+            [S::load(p), S::load_partial(p.add(8), n - 8)]
+        } else if n == 8 {
+            [S::load(p), S::zero()]
+        } else {
+            [S::load_partial(p, n), S::zero()]
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn store16<S: Simd>(p: *mut f32, v: [S::F; 2], n: usize) {
+    unsafe {
+        if n >= PANEL {
+            S::store(p, v[0]);
+            S::store(p.add(8), v[1]);
+        } else if n > 8 {
+            S::store(p, v[0]);
+            S::store_partial(p.add(8), v[1], n - 8);
+        } else if n == 8 {
+            S::store(p, v[0]);
+        } else {
+            S::store_partial(p, v[0], n);
+        }
+    }
+}
+
+/// The k loop: `acc[r] += A[r][p] · B[p][0..16]`.
+#[inline(always)]
+unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
+    acc: &mut [[S::F; 2]; MR],
+    k: usize,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const E,
+    rs_b: usize,
+    nc: usize,
+) {
+    unsafe {
+        let mut a = a;
+        let mut b = b;
+        for _ in 0..k {
+            let (b0, b1) = if FULL {
+                (E::load8::<S>(b), E::load8::<S>(b.add(8)))
+            } else {
+                // Unpacked f32 B with a column tail (backward kernels only).
+                let v = load16::<S>(b as *const f32, nc);
+                (v[0], v[1])
+            };
+            for r in 0..MR {
+                let x = S::broadcast(a.add(r * rs_a));
+                acc[r][0] = S::fma(x, b0, acc[r][0]);
+                acc[r][1] = S::fma(x, b1, acc[r][1]);
+            }
+            a = a.add(cs_a);
+            b = b.add(rs_b);
+        }
+    }
+}
+
+/// One `MR × 16` tile: k loop(s), then bias, activation, store.
+#[inline(always)]
+pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
+    unsafe {
+        let mut acc = [[S::zero(); 2]; MR];
+        if t.b_full {
+            kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
+        } else {
+            kloop::<S, E, MR, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
+        }
+        if t.k2 > 0 {
+            kloop::<S, f32, MR, true>(&mut acc, t.k2, t.a2, t.rs_a2, 1, t.b2, PANEL, PANEL);
+        }
+        let bias = if t.bias.is_null() {
+            [S::zero(); 2]
+        } else {
+            load16::<S>(t.bias, t.nc)
+        };
+        for (r, row) in acc.iter().enumerate() {
+            let c = t.c.add(r * t.ldc);
+            let mut v = [S::add(row[0], bias[0]), S::add(row[1], bias[1])];
+            if t.accumulate {
+                let old = load16::<S>(c, t.nc);
+                v = [S::add(v[0], old[0]), S::add(v[1], old[1])];
+            }
+            v = [t.act.apply_v::<S>(v[0]), t.act.apply_v::<S>(v[1])];
+            store16::<S>(c, v, t.nc);
+        }
+    }
+}
+
+/// Runs the tile over every row of `m`, 6 at a time, then the 1–5 row tail.
+#[inline(always)]
+pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
+    unsafe {
+        let mut t = t;
+        let mut i = 0;
+        while i + TILE_ROWS <= m {
+            tile::<S, E, TILE_ROWS>(&t);
+            t.a = t.a.add(TILE_ROWS * t.rs_a);
+            t.a2 = t.a2.wrapping_add(TILE_ROWS * t.rs_a2);
+            t.c = t.c.add(TILE_ROWS * t.ldc);
+            i += TILE_ROWS;
+        }
+        match m - i {
+            1 => tile::<S, E, 1>(&t),
+            2 => tile::<S, E, 2>(&t),
+            3 => tile::<S, E, 3>(&t),
+            4 => tile::<S, E, 4>(&t),
+            5 => tile::<S, E, 5>(&t),
+            _ => {}
+        }
+    }
+}
+
+/// Shape checks shared by every forward kernel.
+pub(crate) fn check_forward(
+    x: &MatRef<'_>,
+    w: &Weights<'_>,
+    bias: Option<&[f32]>,
+    y: &MatMut<'_>,
+) -> Result<(), KernelError> {
+    same("x columns vs weight inputs", w.k(), x.cols())?;
+    same("y columns vs weight outputs", w.n(), y.cols())?;
+    same("y rows vs x rows", x.rows(), y.rows())?;
+    if let Some(b) = bias {
+        same("bias length", w.n(), b.len())?;
+    }
+    Ok(())
+}
+
+/// Scalar reference forward, shared with the perturbed kernels through `wget`.
+pub(crate) fn forward_scalar(
+    x: &MatRef<'_>,
+    n: usize,
+    wget: impl Fn(usize, usize) -> f32,
+    extra: impl Fn(usize, usize) -> f32,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut MatMut<'_>,
+) {
+    for i in 0..x.rows() {
+        let xr = x.row(i);
+        let yr = y.row_mut(i);
+        for (j, out) in yr.iter_mut().enumerate().take(n) {
+            let mut acc = 0.0f32;
+            for (kk, &xv) in xr.iter().enumerate() {
+                acc += xv * wget(j, kk);
+            }
+            acc += extra(i, j);
+            if let Some(b) = bias {
+                acc += b[j];
+            }
+            *out = act.apply(acc);
+        }
+    }
+}
+
+struct Forward<'a, 'y> {
+    x: MatRef<'a>,
+    w: Weights<'a>,
+    bias: Option<&'a [f32]>,
+    act: Activation,
+    y: MatMut<'y>,
+}
+
+#[inline(always)]
+pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
+    x: &MatRef<'_>,
+    n: usize,
+    k: usize,
+    mut panel: impl FnMut(usize) -> *const E,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut MatMut<'_>,
+) {
+    let m = x.rows();
+    if m == 0 {
+        return;
+    }
+    let ldc = y.stride();
+    let c0 = y.ptr();
+    for p in 0..n.div_ceil(PANEL) {
+        let j0 = p * PANEL;
+        let t = Tile {
+            k,
+            a: x.ptr(),
+            rs_a: x.stride(),
+            cs_a: 1,
+            b: panel(p),
+            rs_b: PANEL,
+            b_full: true,
+            k2: 0,
+            a2: core::ptr::null(),
+            rs_a2: 0,
+            b2: core::ptr::null(),
+            nc: (n - j0).min(PANEL),
+            bias: bias.map_or(core::ptr::null(), |b| b[j0..].as_ptr()),
+            act,
+            accumulate: false,
+            // SAFETY: j0 < n <= ldc.
+            c: unsafe { c0.add(j0) },
+            ldc,
+        };
+        // SAFETY: shapes checked by the caller; panels are zero padded to 16.
+        unsafe { rows::<S, E>(m, t) };
+    }
+}
+
+impl Kernel for Forward<'_, '_> {
+    type Output = ();
+    fn scalar(mut self) {
+        let w = self.w;
+        forward_scalar(
+            &self.x,
+            w.n(),
+            |j, kk| w.get(j, kk),
+            |_, _| 0.0,
+            self.bias,
+            self.act,
+            &mut self.y,
+        );
+    }
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(mut self) {
+        let (n, k) = (self.w.n(), self.w.k());
+        unsafe {
+            match self.w {
+                Weights::F32(w) => forward_panels::<S, f32>(
+                    &self.x,
+                    n,
+                    k,
+                    |p| w.panel_ptr(p),
+                    self.bias,
+                    self.act,
+                    &mut self.y,
+                ),
+                Weights::F16(w) => forward_panels::<S, u16>(
+                    &self.x,
+                    n,
+                    k,
+                    |p| w.panel_ptr(p),
+                    self.bias,
+                    self.act,
+                    &mut self.y,
+                ),
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// `Y = act(X·Wᵀ + b)`: `x` is m × k, `w` packed n × k, `bias` n, `y` m × n.
+    ///
+    /// Errors (nothing written) if shapes disagree. Bits of `y` are fully
+    /// overwritten. Accumulation order: ascending `k`, one FMA per term on
+    /// SIMD paths, separate multiply and add on the scalar path.
+    pub fn dense<'w>(
+        self,
+        x: MatRef<'_>,
+        w: impl Into<Weights<'w>>,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+    ) -> Result<(), KernelError> {
+        let w = w.into();
+        check_forward(&x, &w, bias, &y)?;
+        self.run(Forward {
+            x,
+            w,
+            bias,
+            act,
+            y,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,394 @@
+//! Perturbed weight application: `Y = act(X·(W + σE)ᵀ + b)` for one
+//! candidate Δθ = σE, without touching `W` and without materialising `E`.
+//!
+//! * **Full rank** ([`Backend::dense_perturbed`]): `E[j][kk]` is element
+//!   `j·k + kk` of a [`Noise`] stream (Gaussian or Rademacher, optionally
+//!   antithetic). Generation is fused at panel granularity: each 16-column
+//!   panel of `W + σE` is generated once into a `k × 16` scratch panel (L1
+//!   resident) and every row tile then runs the normal micro-kernel over it,
+//!   so noise costs `n·k` hash evaluations per call, independent of the batch.
+//!   `W + σE` is computed as a separate multiply and add (not fused) on every
+//!   path, so the perturbed weights are bit-identical on scalar, AVX2 and NEON.
+//! * **Low rank** ([`Backend::dense_low_rank`]): `ΔW = σ·U·Vᵀ` with `U`
+//!   n × r and `V` k × r; `X·ΔWᵀ = σ(X·V)·Uᵀ` is `m·r·(k + n)` multiply-adds:
+//!   `T = σ·X·V` first, then `T·Uᵀ` runs as a second short `k` segment of the
+//!   same register tile, before bias and activation.
+
+use crate::dense::{check_forward, forward_panels, forward_scalar, rows, Activation, Tile};
+use crate::error::{need, same, KernelError};
+use crate::pack::{PackedF32, PanelElem, Weights};
+use crate::rng::{Noise, NoiseKey};
+use crate::simd::{Kernel, Simd};
+use crate::{Backend, MatMut, MatRef, PANEL};
+
+/// Scratch elements [`Backend::dense_perturbed`] needs for inputs of width `k`.
+pub fn perturbed_scratch_len(k: usize) -> usize {
+    k.saturating_mul(PANEL)
+}
+
+/// Generates panel `p` of `W + σE` into `out` (k × 16).
+#[inline(always)]
+unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
+    src: *const E,
+    p: usize,
+    k: usize,
+    key: &NoiseKey,
+    sigma: f32,
+    out: *mut f32,
+) {
+    unsafe {
+        let ku = k as u32;
+        let kv = S::usplat(ku);
+        // Lane j of half h holds element ((16p + 8h + j)·k + kk).
+        let lane = S::umul(S::uiota(), kv);
+        let base0 = S::uadd(lane, S::usplat(((p * PANEL) as u32).wrapping_mul(ku)));
+        let base1 = S::uadd(base0, S::usplat(8u32.wrapping_mul(ku)));
+        let sig = S::splat(sigma);
+        for kk in 0..k {
+            let off = S::usplat(kk as u32);
+            let e0 = key.value_v::<S>(S::uadd(base0, off));
+            let e1 = key.value_v::<S>(S::uadd(base1, off));
+            let w0 = E::load8::<S>(src.add(kk * PANEL));
+            let w1 = E::load8::<S>(src.add(kk * PANEL + 8));
+            S::store(out.add(kk * PANEL), S::add(w0, S::mul(sig, e0)));
+            S::store(out.add(kk * PANEL + 8), S::add(w1, S::mul(sig, e1)));
+        }
+    }
+}
+
+struct Perturbed<'a, 'y, 's> {
+    x: MatRef<'a>,
+    w: Weights<'a>,
+    key: NoiseKey,
+    sigma: f32,
+    bias: Option<&'a [f32]>,
+    act: Activation,
+    y: MatMut<'y>,
+    scratch: &'s mut [f32],
+}
+
+impl Perturbed<'_, '_, '_> {
+    #[inline(always)]
+    unsafe fn run_simd<S: Simd, E: PanelElem>(&mut self, panel: impl Fn(usize) -> *const E) {
+        let (n, k) = (self.w.n(), self.w.k());
+        let (key, sigma) = (self.key, self.sigma);
+        let scratch = self.scratch.as_mut_ptr();
+        // The plain dense driver, fed a freshly generated panel each time.
+        let gen = |p: usize| {
+            // SAFETY: scratch holds k·16 floats (checked); the panel holds k·16 elements.
+            unsafe { perturbed_panel::<S, E>(panel(p), p, k, &key, sigma, scratch) };
+            scratch as *const f32
+        };
+        // SAFETY: shapes checked by the public wrapper.
+        unsafe { forward_panels::<S, f32>(&self.x, n, k, gen, self.bias, self.act, &mut self.y) };
+    }
+}
+
+impl Kernel for Perturbed<'_, '_, '_> {
+    type Output = ();
+    fn scalar(mut self) {
+        let (w, key, sigma, k) = (self.w, self.key, self.sigma, self.w.k());
+        forward_scalar(
+            &self.x,
+            w.n(),
+            |j, kk| w.get(j, kk) + sigma * key.value((j * k + kk) as u32),
+            |_, _| 0.0,
+            self.bias,
+            self.act,
+            &mut self.y,
+        );
+    }
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(mut self) {
+        unsafe {
+            match self.w {
+                Weights::F32(w) => self.run_simd::<S, f32>(|p| w.panel_ptr(p)),
+                Weights::F16(w) => self.run_simd::<S, u16>(|p| w.panel_ptr(p)),
+            }
+        }
+    }
+}
+
+/// A low-rank perturbation `ΔW = σ·U·Vᵀ`.
+#[derive(Clone, Copy, Debug)]
+pub struct LowRank<'a> {
+    /// `U`, n × r, packed with [`crate::pack::pack_f32`] (`k` = r).
+    pub u: PackedF32<'a>,
+    /// `Vᵀ`, r × k, row-major.
+    pub vt: MatRef<'a>,
+    /// Scale σ.
+    pub sigma: f32,
+}
+
+struct LowRankDense<'a, 'y, 's> {
+    x: MatRef<'a>,
+    w: Weights<'a>,
+    lr: LowRank<'a>,
+    bias: Option<&'a [f32]>,
+    act: Activation,
+    y: MatMut<'y>,
+    t: &'s mut [f32],
+}
+
+impl Kernel for LowRankDense<'_, '_, '_> {
+    type Output = ();
+    fn scalar(mut self) {
+        let r = self.lr.vt.rows();
+        for i in 0..self.x.rows() {
+            for q in 0..r {
+                let mut acc = 0.0f32;
+                for (xv, vv) in self.x.row(i).iter().zip(self.lr.vt.row(q)) {
+                    acc += xv * vv;
+                }
+                self.t[i * r + q] = self.lr.sigma * acc;
+            }
+        }
+        let (w, u, t) = (self.w, self.lr.u, &*self.t);
+        forward_scalar(
+            &self.x,
+            w.n(),
+            |j, kk| w.get(j, kk),
+            |i, j| {
+                let mut e = 0.0f32;
+                for q in 0..r {
+                    e += t[i * r + q] * u.get(j, q);
+                }
+                e
+            },
+            self.bias,
+            self.act,
+            &mut self.y,
+        );
+    }
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(mut self) {
+        let (m, k) = (self.x.rows(), self.x.cols());
+        let r = self.lr.vt.rows();
+        if m == 0 {
+            return;
+        }
+        // T = σ·X·V: dot products, 8 lanes at a time.
+        for i in 0..m {
+            let xr = self.x.row(i).as_ptr();
+            for q in 0..r {
+                let vr = self.lr.vt.row(q).as_ptr();
+                // SAFETY: both rows hold k elements; loads stay below k.
+                let dot = unsafe {
+                    let mut acc = S::zero();
+                    let mut kk = 0;
+                    while kk + 8 <= k {
+                        acc = S::fma(S::load(xr.add(kk)), S::load(vr.add(kk)), acc);
+                        kk += 8;
+                    }
+                    if kk < k {
+                        let xv = S::load_partial(xr.add(kk), k - kk);
+                        let vv = S::load_partial(vr.add(kk), k - kk);
+                        acc = S::fma(xv, vv, acc);
+                    }
+                    S::reduce_add(acc)
+                };
+                self.t[i * r + q] = self.lr.sigma * dot;
+            }
+        }
+        unsafe {
+            match self.w {
+                Weights::F32(w) => self.panels::<S, f32>(|p| w.panel_ptr(p)),
+                Weights::F16(w) => self.panels::<S, u16>(|p| w.panel_ptr(p)),
+            }
+        }
+    }
+}
+
+impl LowRankDense<'_, '_, '_> {
+    /// Every panel: the `W` segment, then the `T·Uᵀ` segment, then the epilogue.
+    #[inline(always)]
+    unsafe fn panels<S: Simd, E: PanelElem>(&mut self, panel: impl Fn(usize) -> *const E) {
+        let (m, k, n) = (self.x.rows(), self.x.cols(), self.w.n());
+        let r = self.lr.vt.rows();
+        let ldc = self.y.stride();
+        let c0 = self.y.ptr();
+        for p in 0..n.div_ceil(PANEL) {
+            let j0 = p * PANEL;
+            let t = Tile::<E> {
+                k,
+                a: self.x.ptr(),
+                rs_a: self.x.stride(),
+                cs_a: 1,
+                b: panel(p),
+                rs_b: PANEL,
+                b_full: true,
+                k2: r,
+                a2: self.t.as_ptr(),
+                rs_a2: r,
+                b2: self.lr.u.panel_ptr(p),
+                nc: (n - j0).min(PANEL),
+                bias: self.bias.map_or(core::ptr::null(), |b| b[j0..].as_ptr()),
+                act: self.act,
+                accumulate: false,
+                // SAFETY: j0 < n <= ldc.
+                c: unsafe { c0.add(j0) },
+                ldc,
+            };
+            // SAFETY: shapes checked by the public wrapper; T is m × r.
+            unsafe { rows::<S, E>(m, t) };
+        }
+    }
+}
+
+impl Backend {
+    /// `Y = act(X·(W + σE)ᵀ + b)` with `E[j][kk] = noise.value(j·k + kk)`.
+    /// `scratch` needs [`perturbed_scratch_len`]`(k)` floats; `W` is not modified.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_perturbed<'w>(
+        self,
+        x: MatRef<'_>,
+        w: impl Into<Weights<'w>>,
+        noise: &Noise,
+        sigma: f32,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+        scratch: &mut [f32],
+    ) -> Result<(), KernelError> {
+        let w = w.into();
+        check_forward(&x, &w, bias, &y)?;
+        need("perturbation scratch", perturbed_scratch_len(w.k()), scratch.len())?;
+        if !sigma.is_finite() {
+            return Err(KernelError::OutOfRange { what: "sigma" });
+        }
+        self.run(Perturbed {
+            x,
+            w,
+            key: noise.key(),
+            sigma,
+            bias,
+            act,
+            y,
+            scratch,
+        });
+        Ok(())
+    }
+
+    /// Writes the packed `W + σE` (same noise as [`Backend::dense_perturbed`])
+    /// into `out` (at least [`crate::pack::packed_len`]`(n, k)`), for callers
+    /// that reuse one candidate's weights across many calls. Padding stays 0.
+    pub fn perturb_weights<'o>(
+        self,
+        w: Weights<'_>,
+        noise: &Noise,
+        sigma: f32,
+        out: &'o mut [f32],
+    ) -> Result<PackedF32<'o>, KernelError> {
+        let (n, k) = (w.n(), w.k());
+        let len = crate::pack::packed_len(n, k);
+        need("packed buffer", len, out.len())?;
+        if !sigma.is_finite() {
+            return Err(KernelError::OutOfRange { what: "sigma" });
+        }
+        let key = noise.key();
+        let out = &mut out[..len];
+        struct Gen<'a, 'o> {
+            w: Weights<'a>,
+            key: NoiseKey,
+            sigma: f32,
+            out: &'o mut [f32],
+        }
+        impl Kernel for Gen<'_, '_> {
+            type Output = ();
+            fn scalar(self) {
+                let (n, k) = (self.w.n(), self.w.k());
+                for p in 0..n.div_ceil(PANEL) {
+                    for kk in 0..k {
+                        for l in 0..PANEL {
+                            let j = p * PANEL + l;
+                            let idx = ((j * k + kk) as u32, p * PANEL * k + kk * PANEL + l);
+                            self.out[idx.1] = if j < n {
+                                self.w.get(j, kk) + self.sigma * self.key.value(idx.0)
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn simd<S: Simd>(self) {
+                let (n, k) = (self.w.n(), self.w.k());
+                for p in 0..n.div_ceil(PANEL) {
+                    let dst = self.out[p * PANEL * k..].as_mut_ptr();
+                    // SAFETY: out has packed_len(n, k) elements; each panel k·16.
+                    unsafe {
+                        match self.w {
+                            Weights::F32(w) => perturbed_panel::<S, f32>(
+                                w.panel_ptr(p),
+                                p,
+                                k,
+                                &self.key,
+                                self.sigma,
+                                dst,
+                            ),
+                            Weights::F16(w) => perturbed_panel::<S, u16>(
+                                w.panel_ptr(p),
+                                p,
+                                k,
+                                &self.key,
+                                self.sigma,
+                                dst,
+                            ),
+                        }
+                    }
+                    let valid = (n - p * PANEL).min(PANEL);
+                    if valid < PANEL {
+                        for kk in 0..k {
+                            self.out[p * PANEL * k + kk * PANEL + valid..][..PANEL - valid]
+                                .fill(0.0);
+                        }
+                    }
+                }
+            }
+        }
+        self.run(Gen {
+            w,
+            key,
+            sigma,
+            out: &mut *out,
+        });
+        PackedF32::from_packed(out, n, k)
+    }
+
+    /// `Y = act(X·(W + σ·U·Vᵀ)ᵀ + b)` without forming `U·Vᵀ`; `t` is scratch
+    /// of at least m·r floats (it receives `σ·X·V`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_low_rank<'w>(
+        self,
+        x: MatRef<'_>,
+        w: impl Into<Weights<'w>>,
+        lr: LowRank<'_>,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+        t: &mut [f32],
+    ) -> Result<(), KernelError> {
+        let w = w.into();
+        check_forward(&x, &w, bias, &y)?;
+        let r = lr.vt.rows();
+        same("U rows vs weight outputs", w.n(), lr.u.n())?;
+        same("U rank vs Vᵀ rows", r, lr.u.k())?;
+        same("Vᵀ columns vs weight inputs", w.k(), lr.vt.cols())?;
+        need("low-rank scratch", x.rows().saturating_mul(r), t.len())?;
+        if !lr.sigma.is_finite() {
+            return Err(KernelError::OutOfRange { what: "sigma" });
+        }
+        // SAFETY of the raw pointers inside: the slices borrowed here outlive the call.
+        self.run(LowRankDense {
+            x,
+            w,
+            lr,
+            bias,
+            act,
+            y,
+            t,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! The vector vocabulary every generic kernel body is written in.
+//!
+//! One trait, [`Simd`], with 8 f32 lanes and 8 u32 lanes on every ISA:
+//! one `__m256` on AVX2, a pair of `float32x4_t` on NEON. Keeping the width
+//! equal means the register tile (6 rows × 16 columns = 6 × 2 vectors) and
+//! every loop bound are the same on both, so the kernel bodies are written
+//! once. Every op is `#[inline(always)]`: a helper that is not inlined loses
+//! the caller's `#[target_feature]` and becomes a call per instruction.
+
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
+
+/// A kernel: a scalar reference and one generic SIMD body.
+pub(crate) trait Kernel {
+    type Output;
+    /// The scalar reference implementation.
+    fn scalar(self) -> Self::Output;
+    /// The SIMD body. Implementations must be `#[inline(always)]` so the body
+    /// is compiled inside the ISA's `#[target_feature]` trampoline.
+    ///
+    /// # Safety
+    /// The CPU supports the features `S` uses (guaranteed by the token that
+    /// reached the trampoline).
+    unsafe fn simd<S: Simd>(self) -> Self::Output;
+}
+
+/// 8-lane f32 / u32 vector operations. All functions are `unsafe` because
+/// they may only run where the ISA's features are enabled; pointer functions
+/// additionally require their pointers to be valid for the lanes they touch.
+#[allow(dead_code)]
+pub(crate) trait Simd: Copy {
+    /// f32 × 8.
+    type F: Copy;
+    /// u32 × 8 (wrapping integer arithmetic).
+    type U: Copy;
+
+    unsafe fn splat(x: f32) -> Self::F;
+    unsafe fn zero() -> Self::F;
+    /// Loads 8 f32 (unaligned).
+    unsafe fn load(p: *const f32) -> Self::F;
+    /// Loads `n < 8` f32, zero-filling the rest; touches only `p[..n]`.
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self::F;
+    /// Broadcasts `*p`.
+    unsafe fn broadcast(p: *const f32) -> Self::F;
+    /// Loads 8 f16 (as raw bits) and widens them exactly to f32.
+    unsafe fn load_f16(p: *const u16) -> Self::F;
+    unsafe fn store(p: *mut f32, v: Self::F);
+    /// Stores lanes `0..n` (`n < 8`); touches only `p[..n]`.
+    unsafe fn store_partial(p: *mut f32, v: Self::F, n: usize);
+
+    unsafe fn add(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn sub(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn mul(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn div(a: Self::F, b: Self::F) -> Self::F;
+    /// `a * b + c`, fused (one rounding).
+    unsafe fn fma(a: Self::F, b: Self::F, c: Self::F) -> Self::F;
+    /// Lane-wise max; if either lane is NaN the result is the other... on no
+    /// ISA we rely on that: callers only pass finite or ±0 operands.
+    unsafe fn max(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn min(a: Self::F, b: Self::F) -> Self::F;
+    /// All-ones lanes where `a < b`.
+    unsafe fn lt(a: Self::F, b: Self::F) -> Self::F;
+    /// `mask ? t : f` per lane (mask lanes all-ones or all-zeros).
+    unsafe fn select(mask: Self::F, t: Self::F, f: Self::F) -> Self::F;
+    unsafe fn and(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn or(a: Self::F, b: Self::F) -> Self::F;
+    unsafe fn xor(a: Self::F, b: Self::F) -> Self::F;
+    /// Horizontal sum (order: pairwise, ISA-specific).
+    unsafe fn reduce_add(a: Self::F) -> f32;
+
+    unsafe fn usplat(x: u32) -> Self::U;
+    /// `[0, 1, ..., 7]`.
+    unsafe fn uiota() -> Self::U;
+    unsafe fn uadd(a: Self::U, b: Self::U) -> Self::U;
+    /// Low 32 bits of the product.
+    unsafe fn umul(a: Self::U, b: Self::U) -> Self::U;
+    unsafe fn uxor(a: Self::U, b: Self::U) -> Self::U;
+    unsafe fn uand(a: Self::U, b: Self::U) -> Self::U;
+    unsafe fn ushr<const N: i32>(a: Self::U) -> Self::U;
+    unsafe fn ushl<const N: i32>(a: Self::U) -> Self::U;
+    /// Converts lanes holding values below 2³¹ to f32 (exact below 2²⁴).
+    unsafe fn u_to_f(a: Self::U) -> Self::F;
+    /// Bit-casts.
+    unsafe fn f_as_u(a: Self::F) -> Self::U;
+    unsafe fn u_as_f(a: Self::U) -> Self::F;
+    /// Truncating f32 → i32 conversion (lanes assumed in range), as u32 bits.
+    unsafe fn f_to_i(a: Self::F) -> Self::U;
+}
