@@ -1,1 +1,26 @@
-//! LAST harness.
+//! # last — Learning At Serving Time, the harness
+//!
+//! The std side of the project: runtime ISA selection, kernel benchmarks
+//! (`last bench kernels`) and, as it grows, the LAST serving loop. The
+//! numerical work lives in [`last_kernels`].
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod peak;
+
+pub use last_kernels;
+
+/// The backend the harness uses: `LAST_ISA=scalar|avx2|neon` forces a path
+/// (an error if this CPU lacks it), otherwise the best detected one.
+pub fn backend_from_env() -> Result<last_kernels::Backend, String> {
+    use last_kernels::{Backend, Isa};
+    match std::env::var("LAST_ISA") {
+        Ok(name) if !name.is_empty() => {
+            let isa = Isa::from_name(&name)
+                .ok_or_else(|| format!("LAST_ISA={name}: expected scalar, avx2 or neon"))?;
+            Backend::for_isa(isa)
+                .ok_or_else(|| format!("LAST_ISA={name}: not supported by this CPU"))
+        }
+        _ => Ok(Backend::detect()),
+    }
+}

@@ -151,6 +151,7 @@ unsafe fn store16<S: Simd>(p: *mut f32, v: [S::F; 2], n: usize) {
 
 /// The k loop: `acc[r] += A[r][p] · B[p][0..16]`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     acc: &mut [[S::F; 2]; MR],
     k: usize,
@@ -172,13 +173,41 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
                 let v = load16::<S>(b as *const f32, nc);
                 (v[0], v[1])
             };
-            for r in 0..MR {
+            for (r, row) in acc.iter_mut().enumerate() {
                 let x = S::broadcast(a.add(r * rs_a));
-                acc[r][0] = S::fma(x, b0, acc[r][0]);
-                acc[r][1] = S::fma(x, b1, acc[r][1]);
+                row[0] = S::fma(x, b0, row[0]);
+                row[1] = S::fma(x, b1, row[1]);
             }
             a = a.add(cs_a);
             b = b.add(rs_b);
+        }
+    }
+}
+
+/// The k loop for 1–2 row tiles: four interleaved k ranges of length `q`
+/// (`[0,q)`, `[q,2q)`, …) into four accumulator sets.
+#[inline(always)]
+unsafe fn kloop_split4<S: Simd, E: PanelElem, const MR: usize>(
+    part: &mut [[[S::F; 2]; MR]; 4],
+    q: usize,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const E,
+    rs_b: usize,
+) {
+    unsafe {
+        for p in 0..q {
+            for (s, acc) in part.iter_mut().enumerate() {
+                let kk = s * q + p;
+                let bp = b.add(kk * rs_b);
+                let (b0, b1) = (E::load8::<S>(bp), E::load8::<S>(bp.add(8)));
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let x = S::broadcast(a.add(r * rs_a + kk * cs_a));
+                    row[0] = S::fma(x, b0, row[0]);
+                    row[1] = S::fma(x, b1, row[1]);
+                }
+            }
         }
     }
 }
@@ -188,7 +217,32 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
     unsafe {
         let mut acc = [[S::zero(); 2]; MR];
-        if t.b_full {
+        if t.b_full && MR <= 2 && t.k >= 8 {
+            // 1–2 rows give only 2–4 independent FMA chains: split k four
+            // ways so 8–16 chains hide the FMA latency, then sum the parts.
+            let q = t.k / 4;
+            let mut part = [[[S::zero(); 2]; MR]; 4];
+            kloop_split4::<S, E, MR>(&mut part, q, t.a, t.rs_a, t.cs_a, t.b, t.rs_b);
+            let tail = t.k - 4 * q;
+            kloop::<S, E, MR, true>(
+                &mut part[0],
+                tail,
+                t.a.add(4 * q * t.cs_a),
+                t.rs_a,
+                t.cs_a,
+                t.b.add(4 * q * t.rs_b),
+                t.rs_b,
+                t.nc,
+            );
+            for r in 0..MR {
+                for h in 0..2 {
+                    acc[r][h] = S::add(
+                        S::add(part[0][r][h], part[1][r][h]),
+                        S::add(part[2][r][h], part[3][r][h]),
+                    );
+                }
+            }
+        } else if t.b_full {
             kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
         } else {
             kloop::<S, E, MR, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
@@ -390,13 +444,7 @@ impl Backend {
     ) -> Result<(), KernelError> {
         let w = w.into();
         check_forward(&x, &w, bias, &y)?;
-        self.run(Forward {
-            x,
-            w,
-            bias,
-            act,
-            y,
-        });
+        self.run(Forward { x, w, bias, act, y });
         Ok(())
     }
 }

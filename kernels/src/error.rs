@@ -38,7 +38,10 @@ impl fmt::Display for KernelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KernelError::BufferTooSmall { what, needed, got } => {
-                write!(f, "{what}: buffer holds {got} elements, shape needs {needed}")
+                write!(
+                    f,
+                    "{what}: buffer holds {got} elements, shape needs {needed}"
+                )
             }
             KernelError::ShapeMismatch {
                 what,

@@ -88,7 +88,11 @@ impl<'a> MatMut<'a> {
         cols: usize,
         stride: usize,
     ) -> Result<Self, KernelError> {
-        need("output matrix", span(rows, cols, stride, "output matrix")?, data.len())?;
+        need(
+            "output matrix",
+            span(rows, cols, stride, "output matrix")?,
+            data.len(),
+        )?;
         Ok(Self {
             data,
             rows,

@@ -24,16 +24,16 @@ const P: [f32; 6] = [
     8.333_452e-3,
     4.166_579_6e-2,
     1.666_666_5e-1,
-    5.000_000_1e-1,
+    0.5,
 ];
 /// tanh(x) = x + x·z·Q(z), z = x², for |x| < 0.625 (Cephes `tanhf`).
 const TANH_SMALL: f32 = 0.625;
 const Q: [f32; 5] = [
     -5.704_988_7e-3,
-    2.063_908_9e-2,
+    2.063_909e-2,
     -5.373_971_6e-2,
     1.333_144_2e-1,
-    -3.333_328_2e-1,
+    -3.333_328e-1,
 ];
 
 /// `eˣ` for `x` clamped to [-87, 88]. NaN propagates as NaN-free garbage on
@@ -156,7 +156,10 @@ pub(crate) unsafe fn tanh_v<S: Simd>(x: S::F) -> S::F {
         }
         let small = S::fma(S::mul(x, z), q, x);
         let t = exp_v::<S>(S::add(a, a));
-        let big = S::sub(S::splat(1.0), S::div(S::splat(2.0), S::add(t, S::splat(1.0))));
+        let big = S::sub(
+            S::splat(1.0),
+            S::div(S::splat(2.0), S::add(t, S::splat(1.0))),
+        );
         let big = S::or(big, S::and(x, sign));
         S::select(S::lt(a, S::splat(TANH_SMALL)), small, big)
     }

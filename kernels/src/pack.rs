@@ -31,11 +31,52 @@ fn packed_index(j: usize, kk: usize, k: usize) -> usize {
 fn check(w_len: usize, n: usize, k: usize, out_len: usize) -> Result<usize, KernelError> {
     let len = packed_len(n, k);
     if len == usize::MAX || n.checked_mul(k).is_none() || n * k > u32::MAX as usize {
-        return Err(KernelError::OutOfRange { what: "weight shape" });
+        return Err(KernelError::OutOfRange {
+            what: "weight shape",
+        });
     }
     need("weights", n * k, w_len)?;
     need("packed buffer", len, out_len)?;
     Ok(len)
+}
+
+/// 64 bytes of f32 storage aligned to a cache line. Allocate packed weights
+/// as `Vec<Block32>` (or `[Block32; N]`) and view them with
+/// [`as_f32_mut`]: panel rows are 64 bytes, so with a 64-byte-aligned base no
+/// weight load ever splits a cache line (unaligned bases cost 20–40 % on
+/// Zen 3 when every other load splits).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C, align(64))]
+pub struct Block32(pub [f32; 16]);
+
+/// 64 bytes of f16 storage aligned to a cache line (two f16 panel rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Block16(pub [u16; 32]);
+
+// SAFETY: both are repr(C) arrays of plain numbers whose size (64) equals
+// their alignment, so there is no padding and every bit pattern is valid.
+unsafe impl bytemuck::Zeroable for Block32 {}
+unsafe impl bytemuck::Pod for Block32 {}
+unsafe impl bytemuck::Zeroable for Block16 {}
+unsafe impl bytemuck::Pod for Block16 {}
+
+/// Number of [`Block32`] (or [`Block16`], for f16) that hold a packed
+/// `n × k` matrix (rounded up).
+pub fn blocks_f32(n: usize, k: usize) -> usize {
+    packed_len(n, k).div_ceil(16)
+}
+/// Number of [`Block16`] that hold a packed f16 `n × k` matrix.
+pub fn blocks_f16(n: usize, k: usize) -> usize {
+    packed_len(n, k).div_ceil(32)
+}
+/// Views aligned blocks as f32 storage.
+pub fn as_f32_mut(blocks: &mut [Block32]) -> &mut [f32] {
+    bytemuck::cast_slice_mut(blocks)
+}
+/// Views aligned blocks as f16 (bit) storage.
+pub fn as_u16_mut(blocks: &mut [Block16]) -> &mut [u16] {
+    bytemuck::cast_slice_mut(blocks)
 }
 
 /// Packed f32 weights (a borrowed view).

@@ -252,7 +252,11 @@ impl Backend {
     ) -> Result<(), KernelError> {
         let w = w.into();
         check_forward(&x, &w, bias, &y)?;
-        need("perturbation scratch", perturbed_scratch_len(w.k()), scratch.len())?;
+        need(
+            "perturbation scratch",
+            perturbed_scratch_len(w.k()),
+            scratch.len(),
+        )?;
         if !sigma.is_finite() {
             return Err(KernelError::OutOfRange { what: "sigma" });
         }

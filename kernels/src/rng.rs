@@ -163,11 +163,12 @@ unsafe fn hash_v<S: Simd>(x: S::U) -> S::U {
 }
 
 /// A uniform draw in the open interval (0, 1) from `(seed, stream, index)`:
-/// 24 hashed bits, centred in their cell, so never 0 or 1.
+/// 23 hashed bits, centred in their cell, so never 0 or 1.
 #[inline]
 pub fn uniform01(seed: u64, stream: u64, index: u32) -> f32 {
     let k = splitmix64(seed ^ splitmix64(stream ^ 0x554e_4946_0000_0000));
     let h = lowbias32(index ^ (k as u32)) ^ ((k >> 32) as u32);
     let h = lowbias32(h);
-    ((h >> 8) as f32 + 0.5) * (1.0 / 16_777_216.0)
+    // 23 bits + ½ is exact in f32, so the result lies in [2⁻²⁴, 1 − 2⁻²⁴].
+    ((h >> 9) as f32 + 0.5) * (1.0 / 8_388_608.0)
 }

@@ -1,1 +1,662 @@
-//! Selection kernels.
+//! Selection over score vectors: arg-max, masked arg-max, top-k, Gumbel-max
+//! sampling, log-softmax, and enumeration of ordered selections (top
+//! permutations). Scalar, allocation-free, panic-free.
+//!
+//! # Order, NaN and ties
+//!
+//! Every ranking here uses one total order on `(score, index)` pairs:
+//!
+//! * a larger score ranks first;
+//! * NaN ranks **below** every number, including `-∞` (so a NaN score is
+//!   only chosen when nothing else is left — it is never silently promoted,
+//!   and it never poisons the comparison of the other scores);
+//! * equal scores tie, and ties go to the **lowest index**. `-0.0` and
+//!   `+0.0` are equal (IEEE comparison), and all NaNs are equal to each other.
+//!
+//! So [`argmax`] over a non-empty slice always returns an index, even when
+//! every score is NaN (then it is `Some(0)`): NaN still ranks, just last.
+//! "Nothing to choose" is expressed as `None`, never as a sentinel index.
+//!
+//! [`gumbel_argmax`] and [`log_softmax`] have their own non-finite rules,
+//! documented on each function.
+
+use crate::math::{exp, ln};
+use crate::rng::uniform01;
+use crate::KernelError;
+
+/// `true` if `a` ranks strictly above `b` in the total order of the module
+/// docs (NaN lowest; equal values, including ±0 and NaN/NaN, tie).
+#[inline]
+fn ranks_above(a: f32, b: f32) -> bool {
+    a > b || (b.is_nan() && !a.is_nan())
+}
+
+/// Index of the best score (largest; NaN lowest; ties to the lowest index).
+///
+/// Returns `None` only for an empty slice. All-NaN input returns `Some(0)`,
+/// because NaN still ranks (below everything else) — see the module docs.
+///
+/// ```
+/// use last_kernels::select::argmax;
+/// assert_eq!(argmax(&[1.0, f32::NAN, 3.0, 3.0]), Some(2));
+/// assert_eq!(argmax(&[]), None);
+/// ```
+pub fn argmax(scores: &[f32]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &s) in scores.iter().enumerate() {
+        match best {
+            Some((_, b)) if !ranks_above(s, b) => {}
+            _ => best = Some((i, s)),
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Index of the best score among indices `i` with `taken[i] == false`
+/// (pointer-network decoding: already emitted items are masked out).
+///
+/// Same order as [`argmax`]. Returns `Ok(None)` when every index is masked
+/// (or the input is empty), and [`KernelError::ShapeMismatch`] when
+/// `taken.len() != scores.len()`.
+pub fn argmax_masked(scores: &[f32], taken: &[bool]) -> Result<Option<usize>, KernelError> {
+    crate::error::same("taken", scores.len(), taken.len())?;
+    let mut best: Option<(usize, f32)> = None;
+    for (i, (&s, &t)) in scores.iter().zip(taken).enumerate() {
+        if t {
+            continue;
+        }
+        match best {
+            Some((_, b)) if !ranks_above(s, b) => {}
+            _ => best = Some((i, s)),
+        }
+    }
+    Ok(best.map(|(i, _)| i))
+}
+
+/// Writes the indices of the `min(k, n)` best scores, best first, into
+/// `out[..min(k, n)]` and returns how many it wrote (so callers can keep a
+/// fixed buffer and rank a prefix without allocating).
+///
+/// Same order as [`argmax`] (NaN last, ties to the lowest index), so the
+/// result equals the first `min(k, n)` entries of a stable sort by that
+/// order. Cost is `O(n·min(k, n))` (insertion into the output). Returns
+/// [`KernelError::BufferTooSmall`] if `out.len() < min(k, n)`, writing
+/// nothing.
+///
+/// ```
+/// use last_kernels::select::top_k;
+/// let scores = [0.5, f32::NAN, 2.0, -1.0, 2.0];
+/// let mut out = [0usize; 3];
+/// let written = top_k(&scores, 3, &mut out).unwrap();
+/// assert_eq!(&out[..written], &[2, 4, 0]);
+/// ```
+pub fn top_k(scores: &[f32], k: usize, out: &mut [usize]) -> Result<usize, KernelError> {
+    let m = k.min(scores.len());
+    crate::error::need("out", m, out.len())?;
+    if m == 0 {
+        return Ok(0);
+    }
+    let out = &mut out[..m];
+    let mut count = 0usize;
+    for (i, &s) in scores.iter().enumerate() {
+        // Later indices lose ties, so the new item goes after every kept item
+        // it does not strictly beat.
+        let pos = out[..count]
+            .iter()
+            .position(|&j| scores.get(j).is_some_and(|&sj| ranks_above(s, sj)))
+            .unwrap_or(count);
+        if pos >= m {
+            continue;
+        }
+        let end = if count < m {
+            count += 1;
+            count
+        } else {
+            m
+        };
+        // Shift out[pos..end-1] right by one (dropping the last if full).
+        out.copy_within(pos..end - 1, pos + 1);
+        out[pos] = i;
+    }
+    Ok(count)
+}
+
+/// Gumbel noise `-ln(-ln(u))` for `u = uniform01(seed, stream, i)`.
+///
+/// `u` lies in (0, 1]; `u == 1` (possible after f32 rounding) gives `+∞`.
+#[inline]
+fn gumbel(seed: u64, stream: u64, i: usize) -> f32 {
+    let u = uniform01(seed, stream, i as u32);
+    -ln(-ln(u))
+}
+
+/// Draws one index from `softmax(logits)` restricted to unmasked indices, by
+/// Gumbel-max: `argmax_i logits[i] + g_i` with `g_i = -ln(-ln(u_i))` and
+/// `u_i = rng::uniform01(seed, stream, i as u32)`.
+///
+/// Deterministic in `(seed, stream)`: use one `stream` per sample to draw
+/// independent samples without any state. `taken` (if given) masks indices
+/// out as in [`argmax_masked`]; [`KernelError::ShapeMismatch`] if its length
+/// differs from `logits.len()`.
+///
+/// Non-finite logits:
+/// * `-∞` and NaN logits are never sampled while some unmasked logit is
+///   finite or `+∞`;
+/// * if some unmasked logit is `+∞`, the draw is uniform among the `+∞`
+///   logits (the limit of the softmax);
+/// * if every unmasked logit is `-∞` or NaN, this falls back to the
+///   deterministic [`argmax_masked`] rule (first `-∞`, else first NaN);
+/// * returns `Ok(None)` exactly when every index is masked (or `logits` is
+///   empty).
+///
+/// Indices are fed to the RNG as `u32`; beyond 2³² candidates the noise
+/// repeats (N is expected to be tens to hundreds).
+pub fn gumbel_argmax(
+    logits: &[f32],
+    taken: Option<&[bool]>,
+    seed: u64,
+    stream: u64,
+) -> Result<Option<usize>, KernelError> {
+    if let Some(t) = taken {
+        crate::error::same("taken", logits.len(), t.len())?;
+    }
+    let is_taken = |i: usize| taken.and_then(|t| t.get(i).copied()).unwrap_or(false);
+    // Best eligible candidate as (index, is_pos_inf, key). Candidates with a
+    // `+∞` logit beat every finite one; among themselves they compare by the
+    // Gumbel noise alone. Among finite logits the key is `logit + g`, which is
+    // never NaN (g is finite or `+∞`).
+    let mut best: Option<(usize, bool, f32)> = None;
+    for (i, &x) in logits.iter().enumerate() {
+        if is_taken(i) || x.is_nan() || x == f32::NEG_INFINITY {
+            continue;
+        }
+        let g = gumbel(seed, stream, i);
+        let inf = x == f32::INFINITY;
+        let key = if inf { g } else { x + g };
+        let better = match best {
+            None => true,
+            Some((_, binf, bkey)) => (inf && !binf) || (inf == binf && ranks_above(key, bkey)),
+        };
+        if better {
+            best = Some((i, inf, key));
+        }
+    }
+    match best {
+        Some((i, _, _)) => Ok(Some(i)),
+        None => match taken {
+            Some(t) => argmax_masked(logits, t),
+            None => Ok(argmax(logits)),
+        },
+    }
+}
+
+/// Numerically stable `out[i] = logits[i] - ln Σ_j exp(logits[j])`
+/// (subtracts the maximum first; the sum and the final subtraction are done
+/// in `f64`, so the result is within a few f32 ULP of the exact value).
+///
+/// * [`KernelError::ShapeMismatch`] if `out.len() != logits.len()`
+///   (nothing written); empty input is `Ok(())`.
+/// * `-∞` entries give `-∞` (probability 0) as long as some entry is finite.
+/// * If any entry is NaN, the maximum is `+∞`, or every entry is `-∞`, the
+///   distribution is undefined and **every** output is NaN.
+pub fn log_softmax(logits: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
+    crate::error::same("out", logits.len(), out.len())?;
+    if logits.is_empty() {
+        return Ok(());
+    }
+    let mut max = f32::NEG_INFINITY;
+    let mut any_nan = false;
+    for &x in logits {
+        if x.is_nan() {
+            any_nan = true;
+        } else if x > max {
+            max = x;
+        }
+    }
+    if any_nan || !max.is_finite() {
+        out.fill(f32::NAN);
+        return Ok(());
+    }
+    // Every term is ≤ 1 and the max contributes exactly 1, so sum ∈ [1, n].
+    let mut sum = 0.0f64;
+    for &x in logits {
+        sum += f64::from(exp(x - max));
+    }
+    let lse = f64::from(max) + f64::from(ln(sum as f32));
+    for (o, &x) in out.iter_mut().zip(logits) {
+        *o = (f64::from(x) - lse) as f32;
+    }
+    Ok(())
+}
+
+/// Largest `n` [`Permutations`] accepts: its state lives in fixed arrays of
+/// this size (no allocation), and `16!` still fits in a `u64` count.
+pub const MAX_PERM_N: usize = 16;
+
+/// Number of ordered selections of `l` distinct items out of `n`:
+/// `n! / (n - l)!`. `None` if `l > n` or the count overflows `u64`.
+/// `permutation_count(n, 0) == Some(1)` (the one empty selection).
+pub fn permutation_count(n: usize, l: usize) -> Option<u64> {
+    if l > n {
+        return None;
+    }
+    let n = u64::try_from(n).ok()?;
+    let l = u64::try_from(l).ok()?;
+    let mut acc = 1u64;
+    // Factors n, n-1, …, n-l+1 are all ≥ 1; the product overflows within
+    // ~64 steps unless n is small, so this loop is short.
+    for i in 0..l {
+        acc = acc.checked_mul(n - i)?;
+    }
+    Some(acc)
+}
+
+/// Enumerates every ordered selection of `l` distinct items out of `0..n`
+/// (the "top-`l` permutations" of `n` candidates) in lexicographic order,
+/// without allocating, so a caller can score all of them — one at a time
+/// with [`next_into`](Self::next_into) or in batches with
+/// [`fill_batch`](Self::fill_batch) — and keep the best.
+///
+/// Items are written as `u8` (`n ≤` [`MAX_PERM_N`]). Stepping is
+/// incremental (next-permutation style on a bitmask of used items), `O(l)`
+/// per selection, never unranking. `l == 0` yields exactly one empty
+/// selection (also for `n == 0`).
+///
+/// ```
+/// use last_kernels::select::Permutations;
+/// let mut p = Permutations::new(3, 2).unwrap();
+/// assert_eq!(p.len(), 6);
+/// let mut sel = [0u8; 2];
+/// assert!(p.next_into(&mut sel));
+/// assert_eq!(sel, [0, 1]);
+/// // The other five, in batches of up to two selections (2 bytes each).
+/// let mut batch = [0u8; 4];
+/// assert_eq!(p.fill_batch(&mut batch), 2);
+/// assert_eq!(batch, [0, 2, 1, 0]);
+/// assert_eq!(p.fill_batch(&mut batch), 2);
+/// assert_eq!(batch, [1, 2, 2, 0]);
+/// assert_eq!(p.fill_batch(&mut batch), 1);
+/// assert_eq!(&batch[..2], &[2, 1]);
+/// assert_eq!(p.remaining(), 0);
+/// assert!(!p.next_into(&mut sel));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permutations {
+    /// The next selection to emit (valid in `cur[..l]` while `emitted < total`).
+    cur: [u8; MAX_PERM_N],
+    /// Bit `v` set iff item `v` appears in `cur[..l]`.
+    used: u32,
+    n: usize,
+    l: usize,
+    total: u64,
+    emitted: u64,
+}
+
+impl Permutations {
+    /// Starts the enumeration of `l`-selections out of `0..n`.
+    /// [`KernelError::OutOfRange`] if `n > MAX_PERM_N` or `l > n`.
+    pub fn new(n: usize, l: usize) -> Result<Self, KernelError> {
+        if n > MAX_PERM_N {
+            return Err(KernelError::OutOfRange { what: "n" });
+        }
+        if l > n {
+            return Err(KernelError::OutOfRange { what: "l" });
+        }
+        let total = permutation_count(n, l).ok_or(KernelError::OutOfRange { what: "n" })?;
+        let mut p = Permutations {
+            cur: [0; MAX_PERM_N],
+            used: 0,
+            n,
+            l,
+            total,
+            emitted: 0,
+        };
+        p.reset();
+        Ok(p)
+    }
+
+    /// Restarts from the first selection `[0, 1, …, l-1]`.
+    pub fn reset(&mut self) {
+        self.used = 0;
+        for (v, c) in self.cur.iter_mut().enumerate().take(self.l) {
+            *c = v as u8;
+            self.used |= 1 << v;
+        }
+        self.emitted = 0;
+    }
+
+    /// Number of candidates `n`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Length `l` of each selection (bytes written per selection).
+    pub fn l(&self) -> usize {
+        self.l
+    }
+
+    /// Total number of selections, `n! / (n - l)!`.
+    #[allow(clippy::len_without_is_empty)] // never empty: l == 0 still yields one
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Selections not yet emitted.
+    pub fn remaining(&self) -> u64 {
+        self.total - self.emitted
+    }
+
+    /// Writes the next selection into `out[..l]` and returns `true`.
+    ///
+    /// Returns `false` without writing anything when the enumeration is
+    /// exhausted, or when `out.len() < l` — in that case the state is
+    /// unchanged, so the call can be retried with a larger buffer.
+    pub fn next_into(&mut self, out: &mut [u8]) -> bool {
+        if self.emitted >= self.total {
+            return false;
+        }
+        let (Some(dst), Some(src)) = (out.get_mut(..self.l), self.cur.get(..self.l)) else {
+            return false;
+        };
+        dst.copy_from_slice(src);
+        self.emitted += 1;
+        if self.emitted < self.total {
+            self.advance();
+        }
+        true
+    }
+
+    /// Writes as many whole selections as fit in `out` (`l` bytes each,
+    /// back to back, in enumeration order) and returns how many it wrote;
+    /// bytes after the last whole selection are untouched. Returns 0 once
+    /// exhausted. With `l == 0` the single empty selection counts as written
+    /// whatever the buffer size.
+    pub fn fill_batch(&mut self, out: &mut [u8]) -> usize {
+        if self.l == 0 {
+            let r = self.remaining();
+            self.emitted = self.total;
+            return r as usize;
+        }
+        let mut written = 0usize;
+        for chunk in out.chunks_exact_mut(self.l) {
+            if !self.next_into(chunk) {
+                break;
+            }
+            written += 1;
+        }
+        written
+    }
+
+    /// Steps `cur` to its lexicographic successor. Only called when one exists.
+    fn advance(&mut self) {
+        let all: u32 = if self.n >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.n) - 1
+        };
+        let l = self.l.min(MAX_PERM_N);
+        // Rightmost position whose item can be raised to a larger free item.
+        let mut p = l;
+        while p > 0 {
+            p -= 1;
+            let v = u32::from(self.cur[p]);
+            self.used &= !(1u32 << v);
+            let free_above = all & !self.used & !((2u32 << v) - 1);
+            if free_above != 0 {
+                let nv = free_above.trailing_zeros();
+                self.cur[p] = nv as u8;
+                self.used |= 1 << nv;
+                // Fill the suffix with the smallest free items, ascending.
+                for c in self.cur.iter_mut().take(l).skip(p + 1) {
+                    let free = all & !self.used;
+                    let s = free.trailing_zeros();
+                    *c = s as u8;
+                    self.used |= 1u32.checked_shl(s).unwrap_or(0);
+                }
+                return;
+            }
+        }
+        // No successor (not reached while emitted < total): leave the
+        // counter as the source of truth.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    const NAN: f32 = f32::NAN;
+    const INF: f32 = f32::INFINITY;
+
+    #[test]
+    fn argmax_cases() {
+        assert_eq!(argmax(&[]), None);
+        assert_eq!(argmax(&[NAN]), Some(0));
+        assert_eq!(argmax(&[NAN, NAN, NAN]), Some(0));
+        assert_eq!(argmax(&[NAN, -INF, NAN]), Some(1));
+        assert_eq!(argmax(&[-INF, -INF]), Some(0));
+        assert_eq!(argmax(&[1.0, INF, NAN, INF]), Some(1));
+        assert_eq!(argmax(&[-0.0, 0.0]), Some(0));
+        assert_eq!(argmax(&[0.0, -0.0]), Some(0));
+        assert_eq!(argmax(&[-1.0, -0.0, 0.0]), Some(1));
+        assert_eq!(argmax(&[NAN, 3.0, 5.0, 5.0, 2.0]), Some(2));
+    }
+
+    #[test]
+    fn argmax_masked_cases() {
+        let s = [3.0, NAN, 5.0, -INF];
+        assert_eq!(argmax_masked(&s, &[false; 4]), Ok(Some(2)));
+        assert_eq!(argmax_masked(&s, &[false, false, true, false]), Ok(Some(0)));
+        assert_eq!(argmax_masked(&s, &[true, false, true, false]), Ok(Some(3)));
+        assert_eq!(argmax_masked(&s, &[true, false, true, true]), Ok(Some(1)));
+        assert_eq!(argmax_masked(&s, &[true; 4]), Ok(None));
+        assert_eq!(argmax_masked(&[], &[]), Ok(None));
+        assert_eq!(
+            argmax_masked(&s, &[false; 3]),
+            Err(KernelError::ShapeMismatch {
+                what: "taken",
+                expected: 4,
+                got: 3
+            })
+        );
+    }
+
+    #[test]
+    fn top_k_cases() {
+        let s = [1.0, NAN, 3.0, -INF, 3.0, -0.0, 0.0, INF];
+        let mut out = [usize::MAX; 10];
+        assert_eq!(top_k(&s, 10, &mut out), Ok(8));
+        assert_eq!(&out[..8], &[7, 2, 4, 0, 5, 6, 3, 1]);
+        assert_eq!(out[8], usize::MAX);
+        let mut out = [usize::MAX; 3];
+        assert_eq!(top_k(&s, 3, &mut out), Ok(3));
+        assert_eq!(out, [7, 2, 4]);
+        assert_eq!(top_k(&s, 0, &mut []), Ok(0));
+        assert_eq!(top_k(&[], 5, &mut []), Ok(0));
+        assert_eq!(
+            top_k(&s, 4, &mut out),
+            Err(KernelError::BufferTooSmall {
+                what: "out",
+                needed: 4,
+                got: 3
+            })
+        );
+        assert_eq!(out, [7, 2, 4], "nothing written on error");
+        let mut out = [0usize; 2];
+        assert_eq!(top_k(&[NAN, NAN, NAN], 2, &mut out), Ok(2));
+        assert_eq!(out, [0, 1]);
+    }
+
+    #[test]
+    fn gumbel_cases() {
+        // -inf / NaN never chosen while a finite logit exists.
+        for stream in 0..200 {
+            let r = gumbel_argmax(&[-INF, NAN, 0.0, -INF], None, 7, stream);
+            assert_eq!(r, Ok(Some(2)));
+        }
+        // +inf dominates; uniform among +inf (both seen).
+        let mut seen = [0usize; 4];
+        for stream in 0..200 {
+            let i = gumbel_argmax(&[INF, 100.0, INF, NAN], None, 7, stream)
+                .unwrap()
+                .unwrap();
+            seen[i] += 1;
+        }
+        assert!(seen[0] > 50 && seen[2] > 50 && seen[1] == 0 && seen[3] == 0);
+        // Fallback: all -inf/NaN/masked -> argmax rule.
+        assert_eq!(gumbel_argmax(&[NAN, -INF, -INF], None, 1, 2), Ok(Some(1)));
+        assert_eq!(gumbel_argmax(&[NAN, NAN], None, 1, 2), Ok(Some(0)));
+        let t = [false, true, false];
+        assert_eq!(
+            gumbel_argmax(&[NAN, 1.0, -INF], Some(&t), 1, 2),
+            Ok(Some(2))
+        );
+        assert_eq!(
+            gumbel_argmax(&[1.0, 2.0], Some(&[true, true]), 1, 2),
+            Ok(None)
+        );
+        assert_eq!(gumbel_argmax(&[], None, 1, 2), Ok(None));
+        assert!(matches!(
+            gumbel_argmax(&[1.0, 2.0], Some(&[true]), 1, 2),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        // Deterministic.
+        let l = [0.1, 0.2, 0.3, 0.4];
+        for stream in 0..50 {
+            assert_eq!(
+                gumbel_argmax(&l, None, 9, stream),
+                gumbel_argmax(&l, None, 9, stream)
+            );
+        }
+    }
+
+    #[test]
+    fn gumbel_noise_is_finite_or_pos_inf() {
+        // u = 1.0 can occur after rounding; it must give +inf, never NaN.
+        assert_eq!(-ln(-ln(1.0f32)), INF);
+        for i in 0..10_000 {
+            let g = gumbel(3, 4, i);
+            assert!(!g.is_nan() && g != -INF);
+        }
+    }
+
+    #[test]
+    fn log_softmax_cases() {
+        let mut out = [0.0f32; 3];
+        log_softmax(&[0.0, 0.0, 0.0], &mut out).unwrap();
+        for o in out {
+            assert!((o + 3.0f32.ln()).abs() < 1e-6);
+        }
+        log_softmax(&[1000.0, -INF, 1000.0], &mut out).unwrap();
+        assert!((out[0] + 2.0f32.ln()).abs() < 1e-6);
+        assert_eq!(out[1], -INF);
+        for bad in [[1.0, NAN, 2.0], [INF, 1.0, 2.0], [-INF, -INF, -INF]] {
+            log_softmax(&bad, &mut out).unwrap();
+            assert!(out.iter().all(|o| o.is_nan()));
+        }
+        log_softmax(&[], &mut []).unwrap();
+        assert!(matches!(
+            log_softmax(&[1.0], &mut out),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn permutation_counts() {
+        assert_eq!(permutation_count(5, 3), Some(60));
+        assert_eq!(permutation_count(0, 0), Some(1));
+        assert_eq!(permutation_count(7, 0), Some(1));
+        assert_eq!(permutation_count(3, 4), None);
+        assert_eq!(permutation_count(16, 16), Some(20_922_789_888_000));
+        assert_eq!(permutation_count(21, 21), None);
+        assert_eq!(permutation_count(usize::MAX, usize::MAX), None);
+        assert_eq!(permutation_count(usize::MAX, 1), Some(usize::MAX as u64));
+        assert_eq!(Permutations::new(5, 3).unwrap().len(), 60);
+        assert_eq!(
+            Permutations::new(17, 1),
+            Err(KernelError::OutOfRange { what: "n" })
+        );
+        assert_eq!(
+            Permutations::new(3, 4),
+            Err(KernelError::OutOfRange { what: "l" })
+        );
+    }
+
+    fn collect(n: usize, l: usize) -> Vec<Vec<u8>> {
+        let mut p = Permutations::new(n, l).unwrap();
+        let mut v = Vec::new();
+        let mut buf = [0u8; MAX_PERM_N];
+        while p.next_into(&mut buf[..l]) {
+            v.push(buf[..l].to_vec());
+        }
+        v
+    }
+
+    #[test]
+    fn permutation_order() {
+        let all = collect(5, 3);
+        assert_eq!(all.len(), 60);
+        assert_eq!(all[0], [0, 1, 2]);
+        assert_eq!(all[1], [0, 1, 3]);
+        assert_eq!(all[59], [4, 3, 2]);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(collect(0, 0), vec![Vec::<u8>::new()]);
+        assert_eq!(collect(4, 0), vec![Vec::<u8>::new()]);
+        assert_eq!(collect(3, 3).len(), 6);
+        let big = Permutations::new(16, 16).unwrap();
+        assert_eq!(big.remaining(), 20_922_789_888_000);
+    }
+
+    #[test]
+    fn next_into_short_buffer_is_noop() {
+        let mut p = Permutations::new(4, 3).unwrap();
+        let before = p.clone();
+        let mut short = [9u8; 2];
+        assert!(!p.next_into(&mut short));
+        assert_eq!(short, [9, 9]);
+        assert_eq!(p, before);
+        let mut ok = [0u8; 5];
+        assert!(p.next_into(&mut ok));
+        assert_eq!(ok, [0, 1, 2, 0, 0]);
+        assert_eq!(p.remaining(), 23);
+    }
+
+    #[test]
+    fn fill_batch_matches_next_into() {
+        for (n, l) in [(5, 3), (6, 2), (4, 4), (3, 1), (1, 1)] {
+            let seq = collect(n, l);
+            for per in 1..=7 {
+                let mut p = Permutations::new(n, l).unwrap();
+                // Room for `per` selections plus l-1 spare bytes (never a whole one).
+                let mut buf = vec![0xAAu8; per * l + l - 1];
+                let mut got = Vec::new();
+                loop {
+                    let w = p.fill_batch(&mut buf);
+                    assert!(w <= per);
+                    assert!(buf[per * l..].iter().all(|&b| b == 0xAA), "tail untouched");
+                    if w == 0 {
+                        break;
+                    }
+                    got.extend(buf[..w * l].chunks(l).map(|c| c.to_vec()));
+                }
+                assert_eq!(got, seq);
+                assert_eq!(p.remaining(), 0);
+                p.reset();
+                assert_eq!(p.remaining(), p.len());
+                let mut first = vec![0u8; l];
+                assert!(p.next_into(&mut first));
+                assert_eq!(first, seq[0]);
+            }
+        }
+        let mut p = Permutations::new(3, 0).unwrap();
+        assert_eq!(p.fill_batch(&mut []), 1);
+        assert_eq!(p.fill_batch(&mut []), 0);
+        // Buffer shorter than one selection writes nothing.
+        let mut p = Permutations::new(3, 2).unwrap();
+        assert_eq!(p.fill_batch(&mut [0u8; 1]), 0);
+        assert_eq!(p.remaining(), 6);
+    }
+}

@@ -1,0 +1,375 @@
+//! Kernel throughput measurements shared by `last bench kernels` and the
+//! criterion benches: dense fp32 / f16-weight on the standard scenario's
+//! shapes and a rows × dims grid, perturbed dense against plain dense, and
+//! (with the `peers` feature) the `gemm` and `matrixmultiply` crates on the
+//! same shapes.
+
+use crate::peak::time_per_call;
+use last_kernels::perturb::{perturbed_scratch_len, LowRank};
+use last_kernels::rng::{Noise, NoiseKind};
+use last_kernels::{pack, Activation, Backend, MatMut, MatRef};
+use serde::Serialize;
+
+/// One measured kernel on one shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRecord {
+    /// Kernel name: `dense_f32`, `dense_f16`, `perturbed_gaussian`, …
+    pub kernel: String,
+    /// Instruction-set path.
+    pub isa: String,
+    /// Rows (batch).
+    pub m: usize,
+    /// Output features.
+    pub n: usize,
+    /// Input features.
+    pub k: usize,
+    /// Median nanoseconds per call.
+    pub ns_per_call: f64,
+    /// `2·m·n·k / time` (matrix FLOPs only; noise generation is overhead).
+    pub gflops: f64,
+    /// The peak-FMA probe of this run.
+    pub peak_gflops: f64,
+    /// `gflops / peak_gflops`.
+    pub fraction_of_peak: f64,
+    /// Best peer crate on the same shape (`max` of the two below), if measured.
+    pub peer_gflops: Option<f64>,
+    /// `gemm` crate, single-threaded, same shape.
+    pub gemm_gflops: Option<f64>,
+    /// `matrixmultiply` crate, same shape.
+    pub matrixmultiply_gflops: Option<f64>,
+    /// Time relative to plain `dense_f32` on the same shape (perturbed kernels).
+    pub vs_plain: Option<f64>,
+}
+
+/// Which shapes to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// Standard-scenario layers, the rows × dims grid, 10×16×16, perturbed kernels.
+    Full,
+    /// The standard-scenario layers and the perturbed kernels only.
+    Quick,
+}
+
+/// The dense shapes of the standard scenario (DESIGN §5): (m, n, k, label).
+pub const SCENARIO_SHAPES: [(usize, usize, usize, &str); 9] = [
+    (50, 128, 160, "gen.W1"),
+    (50, 128, 128, "gen.W2"),
+    (50, 128, 128, "gen.A"),
+    (1, 128, 160, "gen.W0"),
+    (1, 128, 128, "gen.B"),
+    (1, 128, 256, "gen.Ws"),
+    (160, 128, 176, "eval.L1"),
+    (160, 64, 128, "eval.L2"),
+    (160, 1, 64, "eval.L3"),
+];
+
+/// The rows × dims grid of issue #2 (square layers `dim × dim`).
+pub fn grid() -> Vec<(usize, usize, usize)> {
+    let mut v = Vec::new();
+    for m in [10, 16, 50, 160, 200] {
+        for d in [64, 128, 256] {
+            v.push((m, d, d));
+        }
+    }
+    v.push((10, 16, 16));
+    v
+}
+
+struct Shape {
+    m: usize,
+    n: usize,
+    k: usize,
+    x: Vec<f32>,
+    w: Vec<f32>,
+    b: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Shape {
+    fn new(m: usize, n: usize, k: usize) -> Self {
+        let f = |i: usize, s: u64| {
+            let h = last_kernels::rng::splitmix64(i as u64 ^ s);
+            (h >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        Shape {
+            m,
+            n,
+            k,
+            x: (0..m * k).map(|i| f(i, 1)).collect(),
+            w: (0..n * k).map(|i| f(i, 2)).collect(),
+            b: (0..n).map(|i| f(i, 3)).collect(),
+            y: vec![0.0; m * n],
+        }
+    }
+    fn flops(&self) -> f64 {
+        2.0 * (self.m * self.n * self.k) as f64
+    }
+}
+
+fn record(
+    kernel: &str,
+    be: Backend,
+    s: &Shape,
+    secs: f64,
+    peak: f64,
+    peers: (Option<f64>, Option<f64>),
+) -> KernelRecord {
+    let gflops = s.flops() / secs / 1e9;
+    let peer = match peers {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    KernelRecord {
+        kernel: kernel.into(),
+        isa: be.isa().name().into(),
+        m: s.m,
+        n: s.n,
+        k: s.k,
+        ns_per_call: secs * 1e9,
+        gflops,
+        peak_gflops: peak,
+        fraction_of_peak: gflops / peak,
+        peer_gflops: peer,
+        gemm_gflops: peers.0,
+        matrixmultiply_gflops: peers.1,
+        vs_plain: None,
+    }
+}
+
+/// Seconds per plain dense call (bias + ReLU epilogue), f32 or f16 weights.
+pub fn time_dense(be: Backend, m: usize, n: usize, k: usize, f16: bool, samples: usize) -> f64 {
+    let mut s = Shape::new(m, n, k);
+    let x = MatRef::new(&s.x, m, k).expect("shape");
+    if f16 {
+        let mut blocks = vec![pack::Block16::default(); pack::blocks_f16(n, k)];
+        let p = pack::pack_f16(&s.w, n, k, pack::as_u16_mut(&mut blocks)).expect("pack");
+        time_per_call(
+            || {
+                be.dense(
+                    x,
+                    p,
+                    Some(&s.b),
+                    Activation::Relu,
+                    MatMut::new(&mut s.y, m, n).expect("y"),
+                )
+                .expect("dense")
+            },
+            samples,
+            10.0,
+        )
+    } else {
+        let mut blocks = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
+        let p = pack::pack_f32(&s.w, n, k, pack::as_f32_mut(&mut blocks)).expect("pack");
+        time_per_call(
+            || {
+                be.dense(
+                    x,
+                    p,
+                    Some(&s.b),
+                    Activation::Relu,
+                    MatMut::new(&mut s.y, m, n).expect("y"),
+                )
+                .expect("dense")
+            },
+            samples,
+            10.0,
+        )
+    }
+}
+
+/// Seconds per call of the `gemm` crate (single thread) on `Y = X·Wᵀ`.
+#[cfg(feature = "peers")]
+pub fn time_gemm(m: usize, n: usize, k: usize, samples: usize) -> f64 {
+    let mut s = Shape::new(m, n, k);
+    time_per_call(
+        || unsafe {
+            // SAFETY: buffers hold m×k, n×k and m×n elements with these strides.
+            gemm::gemm(
+                m,
+                n,
+                k,
+                s.y.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                s.x.as_ptr(),
+                1,
+                k as isize,
+                s.w.as_ptr(),
+                k as isize,
+                1,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        },
+        samples,
+        10.0,
+    )
+}
+
+/// Seconds per call of `matrixmultiply::sgemm` on `Y = X·Wᵀ`.
+#[cfg(feature = "peers")]
+pub fn time_matrixmultiply(m: usize, n: usize, k: usize, samples: usize) -> f64 {
+    let mut s = Shape::new(m, n, k);
+    time_per_call(
+        || unsafe {
+            // SAFETY: as in `time_gemm`.
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                s.x.as_ptr(),
+                k as isize,
+                1,
+                s.w.as_ptr(),
+                1,
+                k as isize,
+                0.0,
+                s.y.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        },
+        samples,
+        10.0,
+    )
+}
+
+/// The perturbed-kernel variants measured against plain dense.
+pub const PERTURBED: [&str; 5] = [
+    "perturbed_gaussian",
+    "perturbed_rademacher",
+    "perturbed_antithetic",
+    "low_rank_r1",
+    "low_rank_r4",
+];
+
+/// Seconds per call of one perturbed variant (bias + ReLU, f32 weights).
+pub fn time_perturbed(
+    be: Backend,
+    kind: &str,
+    m: usize,
+    n: usize,
+    k: usize,
+    samples: usize,
+) -> f64 {
+    let mut s = Shape::new(m, n, k);
+    let mut blocks = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
+    let p = pack::pack_f32(&s.w, n, k, pack::as_f32_mut(&mut blocks)).expect("pack");
+    let x = MatRef::new(&s.x, m, k).expect("x");
+    let mut scratch = vec![0f32; perturbed_scratch_len(k)];
+    let noise = |kind, antithetic| Noise {
+        seed: 42,
+        candidate: 3,
+        kind,
+        antithetic,
+    };
+    match kind {
+        "perturbed_gaussian" | "perturbed_rademacher" | "perturbed_antithetic" => {
+            let nz = match kind {
+                "perturbed_gaussian" => noise(NoiseKind::Gaussian, false),
+                "perturbed_rademacher" => noise(NoiseKind::Rademacher, false),
+                _ => noise(NoiseKind::Gaussian, true),
+            };
+            time_per_call(
+                || {
+                    be.dense_perturbed(
+                        x,
+                        p,
+                        &nz,
+                        0.01,
+                        Some(&s.b),
+                        Activation::Relu,
+                        MatMut::new(&mut s.y, m, n).expect("y"),
+                        &mut scratch,
+                    )
+                    .expect("perturbed")
+                },
+                samples,
+                10.0,
+            )
+        }
+        _ => {
+            let r = if kind == "low_rank_r4" { 4 } else { 1 };
+            let nz = noise(NoiseKind::Gaussian, false);
+            let mut u = vec![0f32; n * r];
+            let mut vt = vec![0f32; r * k];
+            nz.fill(0, &mut u);
+            nz.fill((n * r) as u32, &mut vt);
+            let mut ubuf = vec![0f32; pack::packed_len(n, r)];
+            let up = pack::pack_f32(&u, n, r, &mut ubuf).expect("pack u");
+            let lr = LowRank {
+                u: up,
+                vt: MatRef::new(&vt, r, k).expect("vt"),
+                sigma: 0.01,
+            };
+            let mut t = vec![0f32; m * r];
+            time_per_call(
+                || {
+                    be.dense_low_rank(
+                        x,
+                        p,
+                        lr,
+                        Some(&s.b),
+                        Activation::Relu,
+                        MatMut::new(&mut s.y, m, n).expect("y"),
+                        &mut t,
+                    )
+                    .expect("low rank")
+                },
+                samples,
+                10.0,
+            )
+        }
+    }
+}
+
+/// Runs the suite on `be`, calling `emit` for each record as it is measured.
+pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(&KernelRecord)) {
+    let peak = crate::peak::peak_gflops().unwrap_or(f64::NAN);
+    let samples = 11;
+    let mut shapes: Vec<(usize, usize, usize)> = SCENARIO_SHAPES
+        .iter()
+        .map(|&(m, n, k, _)| (m, n, k))
+        .collect();
+    shapes.dedup();
+    if suite == Suite::Full {
+        shapes.extend(grid());
+    }
+    for &(m, n, k) in &shapes {
+        let s = Shape::new(m, n, k);
+        #[cfg(feature = "peers")]
+        let pr = if peers {
+            (
+                Some(s.flops() / time_gemm(m, n, k, samples) / 1e9),
+                Some(s.flops() / time_matrixmultiply(m, n, k, samples) / 1e9),
+            )
+        } else {
+            (None, None)
+        };
+        #[cfg(not(feature = "peers"))]
+        let pr = {
+            let _ = peers;
+            (None, None)
+        };
+        let t32 = time_dense(be, m, n, k, false, samples);
+        emit(&record("dense_f32", be, &s, t32, peak, pr));
+        let t16 = time_dense(be, m, n, k, true, samples);
+        emit(&record("dense_f16", be, &s, t16, peak, pr));
+    }
+    for &(m, n, k) in &[(50usize, 128usize, 128usize), (160, 128, 128)] {
+        let s = Shape::new(m, n, k);
+        let plain = time_dense(be, m, n, k, false, samples);
+        for kind in PERTURBED {
+            let t = time_perturbed(be, kind, m, n, k, samples);
+            let mut r = record(kind, be, &s, t, peak, (None, None));
+            r.vs_plain = Some(t / plain);
+            emit(&r);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Dense forward (f32 and f16-stored weights) on every available path
+//! against an f64 reference. Tolerance: `last_tests::dense_tol` (≈ 2(k+2)·2⁻²⁴·Σ|xw|).
+
+use last_kernels::{pack, Activation, Backend, MatMut, MatRef};
+use last_tests::{act_f64, backends, dense_tol, values};
+use proptest::prelude::*;
+
+const ACTS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+];
+
+/// Runs one dense call and checks every output against f64. `f16` rounds
+/// the weights to f16 first and uses the rounded values in the reference.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    b: Backend,
+    m: usize,
+    n: usize,
+    k: usize,
+    lda: usize,
+    act: Activation,
+    f16: bool,
+    seed: u64,
+    bias: bool,
+) -> Result<(), String> {
+    let x = values(seed, m * lda + 1);
+    let mut w = values(seed ^ 1, n * k);
+    let bv = values(seed ^ 2, n);
+    if f16 {
+        for v in &mut w {
+            *v = half::f16::from_f32(*v).to_f32();
+        }
+    }
+    let ldc = n + (seed as usize % 3);
+    let mut y = vec![f32::NAN; m * ldc + 2];
+    let xm = MatRef::with_stride(&x, m, k, lda).unwrap();
+    {
+        let ym = MatMut::with_stride(&mut y, m, n, ldc).unwrap();
+        let bias = if bias { Some(&bv[..]) } else { None };
+        if f16 {
+            let mut buf = vec![0u16; pack::packed_len(n, k)];
+            let p = pack::pack_f16(&w, n, k, &mut buf).unwrap();
+            b.dense(xm, p, bias, act, ym).unwrap();
+        } else {
+            let mut buf = vec![0f32; pack::packed_len(n, k)];
+            let p = pack::pack_f32(&w, n, k, &mut buf).unwrap();
+            b.dense(xm, p, bias, act, ym).unwrap();
+        }
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut z = if bias { bv[j] as f64 } else { 0.0 };
+            let mut s = z.abs();
+            for kk in 0..k {
+                let t = x[i * lda + kk] as f64 * w[j * k + kk] as f64;
+                z += t;
+                s += t.abs();
+            }
+            let r = act_f64(act, z);
+            let got = y[i * ldc + j] as f64;
+            let tol = dense_tol(k, s, r);
+            if (got - r).abs() > tol || !got.is_finite() {
+                return Err(format!(
+                    "{:?} m={m} n={n} k={k} act={act:?} f16={f16} y[{i}][{j}]={got} ref={r} tol={tol}",
+                    b.isa()
+                ));
+            }
+        }
+        // Padding between rows must be untouched.
+        for j in n..ldc {
+            if i + 1 < m && !y[i * ldc + j].is_nan() {
+                return Err(format!("{:?} wrote padding at row {i} col {j}", b.isa()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every m ≤ 18 (3 row tiles), n ≤ 48 (3 panels), k over the loop-edge set.
+#[test]
+fn sweep_all_small_shapes() {
+    for b in backends() {
+        for m in 0..=18 {
+            for n in 1..=48 {
+                for &k in &[1usize, 2, 7, 8, 9, 16, 17, 33, 40] {
+                    let act = ACTS[(m + n + k) % 4];
+                    check(
+                        b,
+                        m,
+                        n,
+                        k,
+                        k,
+                        act,
+                        (m + n) % 2 == 0,
+                        (m * 1000 + n * 10 + k) as u64,
+                        true,
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_shapes() {
+    for b in backends() {
+        for &(m, n, k) in &[
+            (50, 128, 160),
+            (200, 256, 256),
+            (160, 512, 64),
+            (10, 16, 16),
+            (7, 300, 512),
+        ] {
+            for f16 in [false, true] {
+                check(b, m, n, k, k, Activation::Relu, f16, 7, true).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn shape_errors_leave_output_untouched() {
+    for b in backends() {
+        let w = [0.5f32; 12];
+        let mut buf = vec![0f32; pack::packed_len(3, 4)];
+        let p = pack::pack_f32(&w, 3, 4, &mut buf).unwrap();
+        let x = [1.0f32; 10];
+        let mut y = [7.0f32; 6];
+        let r = b.dense(
+            MatRef::new(&x, 2, 5).unwrap(),
+            p,
+            None,
+            Activation::Identity,
+            MatMut::new(&mut y, 2, 3).unwrap(),
+        );
+        assert!(r.is_err());
+        assert_eq!(y, [7.0; 6]);
+        let r = b.dense(
+            MatRef::new(&x[..8], 2, 4).unwrap(),
+            p,
+            Some(&[0.0; 2]),
+            Activation::Identity,
+            MatMut::new(&mut y, 2, 3).unwrap(),
+        );
+        assert!(r.is_err());
+        assert_eq!(y, [7.0; 6]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #[test]
+    fn random_shapes_strides_acts(
+        m in 0usize..40, n in 1usize..70, k in 1usize..41, pad in 0usize..5,
+        act in 0usize..4, f16 in any::<bool>(), bias in any::<bool>(), seed in any::<u64>(),
+    ) {
+        for b in backends() {
+            check(b, m, n, k, k + pad, ACTS[act], f16, seed, bias).map_err(TestCaseError::fail)?;
+        }
+    }
+}
