@@ -29,15 +29,19 @@ fn shapes() -> Vec<(usize, usize, usize)> {
         .iter()
         .map(|&(m, n, k, _)| (m, n, k))
         .collect();
-    v.dedup();
     v.extend(last::bench::grid());
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(*s));
     v
 }
 
 fn dense(c: &mut Criterion) {
     let be = Backend::detect();
     match last::peak::peak_gflops() {
-        Some(p) => println!("isa {} · measured single-core FMA peak {p:.1} GFLOP/s", be.isa()),
+        Some(p) => println!(
+            "isa {} · measured single-core FMA peak {p:.1} GFLOP/s",
+            be.isa()
+        ),
         None => println!("isa {} · no FMA peak probe on this CPU", be.isa()),
     }
     let mut g = c.benchmark_group("dense");
@@ -56,15 +60,27 @@ fn dense(c: &mut Criterion) {
         let xm = MatRef::new(&x, m, k).unwrap();
         g.bench_function(BenchmarkId::new("last_f32", &id), |bch| {
             bch.iter(|| {
-                be.dense(xm, p32, Some(&b), Activation::Relu, MatMut::new(&mut y, m, n).unwrap())
-                    .unwrap();
+                be.dense(
+                    xm,
+                    p32,
+                    Some(&b),
+                    Activation::Relu,
+                    MatMut::new(&mut y, m, n).unwrap(),
+                )
+                .unwrap();
                 black_box(&y);
             })
         });
         g.bench_function(BenchmarkId::new("last_f16", &id), |bch| {
             bch.iter(|| {
-                be.dense(xm, p16, Some(&b), Activation::Relu, MatMut::new(&mut y, m, n).unwrap())
-                    .unwrap();
+                be.dense(
+                    xm,
+                    p16,
+                    Some(&b),
+                    Activation::Relu,
+                    MatMut::new(&mut y, m, n).unwrap(),
+                )
+                .unwrap();
                 black_box(&y);
             })
         });
@@ -72,8 +88,24 @@ fn dense(c: &mut Criterion) {
             bch.iter(|| unsafe {
                 // SAFETY: buffers hold m×k, n×k, m×n with these strides.
                 gemm::gemm(
-                    m, n, k, y.as_mut_ptr(), 1, n as isize, false, x.as_ptr(), 1, k as isize,
-                    w.as_ptr(), k as isize, 1, 0.0f32, 1.0f32, false, false, false,
+                    m,
+                    n,
+                    k,
+                    y.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    x.as_ptr(),
+                    1,
+                    k as isize,
+                    w.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
                     gemm::Parallelism::None,
                 );
                 black_box(&y);
@@ -83,8 +115,20 @@ fn dense(c: &mut Criterion) {
             bch.iter(|| unsafe {
                 // SAFETY: as above.
                 matrixmultiply::sgemm(
-                    m, k, n, 1.0, x.as_ptr(), k as isize, 1, w.as_ptr(), 1, k as isize, 0.0,
-                    y.as_mut_ptr(), n as isize, 1,
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    x.as_ptr(),
+                    k as isize,
+                    1,
+                    w.as_ptr(),
+                    1,
+                    k as isize,
+                    0.0,
+                    y.as_mut_ptr(),
+                    n as isize,
+                    1,
                 );
                 black_box(&y);
             })
@@ -109,8 +153,14 @@ fn perturbed(c: &mut Criterion) {
         g.throughput(Throughput::Elements((2 * m * n * k) as u64));
         g.bench_function(BenchmarkId::new("plain", &id), |bch| {
             bch.iter(|| {
-                be.dense(xm, p, Some(&b), Activation::Relu, MatMut::new(&mut y, m, n).unwrap())
-                    .unwrap()
+                be.dense(
+                    xm,
+                    p,
+                    Some(&b),
+                    Activation::Relu,
+                    MatMut::new(&mut y, m, n).unwrap(),
+                )
+                .unwrap()
             })
         });
         for (name, kind, anti) in [
@@ -118,7 +168,12 @@ fn perturbed(c: &mut Criterion) {
             ("rademacher", NoiseKind::Rademacher, false),
             ("antithetic", NoiseKind::Gaussian, true),
         ] {
-            let noise = Noise { seed: 9, candidate: 3, kind, antithetic: anti };
+            let noise = Noise {
+                seed: 9,
+                candidate: 3,
+                kind,
+                antithetic: anti,
+            };
             g.bench_function(BenchmarkId::new(name, &id), |bch| {
                 bch.iter(|| {
                     be.dense_perturbed(
@@ -136,7 +191,12 @@ fn perturbed(c: &mut Criterion) {
             });
         }
         for r in [1usize, 4] {
-            let noise = Noise { seed: 9, candidate: 3, kind: NoiseKind::Gaussian, antithetic: false };
+            let noise = Noise {
+                seed: 9,
+                candidate: 3,
+                kind: NoiseKind::Gaussian,
+                antithetic: false,
+            };
             let mut u = vec![0f32; n * r];
             let mut vt = vec![0f32; r * k];
             noise.fill(0, &mut u);

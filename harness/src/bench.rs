@@ -337,10 +337,11 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
         .iter()
         .map(|&(m, n, k, _)| (m, n, k))
         .collect();
-    shapes.dedup();
     if suite == Suite::Full {
         shapes.extend(grid());
     }
+    let mut seen = std::collections::HashSet::new();
+    shapes.retain(|s| seen.insert(*s));
     for &(m, n, k) in &shapes {
         let s = Shape::new(m, n, k);
         #[cfg(feature = "peers")]

@@ -386,6 +386,74 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     }
 }
 
+/// Widest output handled by [`narrow`] instead of 16-wide panels.
+const NARROW_N: usize = 2;
+/// Longest input [`narrow`] handles (its column buffer lives on the stack).
+const NARROW_K: usize = 1024;
+
+/// Layers with 1–2 outputs (a click-probability head): a 16-wide panel
+/// would waste ≥ 14 of 16 lanes, so each output column is unpacked once into
+/// a stack buffer and every row is a vector dot product along `k`; results
+/// are gathered 8 rows at a time for the vector bias + activation epilogue.
+#[inline(always)]
+unsafe fn narrow<S: Simd, E: PanelElem>(
+    x: &MatRef<'_>,
+    n: usize,
+    k: usize,
+    panel0: *const E,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut MatMut<'_>,
+) {
+    let m = x.rows();
+    let mut col = [0f32; NARROW_K + 8];
+    for j in 0..n {
+        for (kk, c) in col.iter_mut().enumerate().take(k) {
+            // SAFETY: the first panel holds k rows of 16 elements, j < 16.
+            *c = unsafe { *panel0.add(kk * PANEL + j) }.to_f32();
+        }
+        let b = bias.map_or(0.0, |b| b[j]);
+        let cp = col.as_ptr();
+        for i0 in (0..m).step_by(8) {
+            let rows = (m - i0).min(8);
+            // Rows past the end alias row i0 (valid memory); their sums are dropped.
+            let xr: [*const f32; 8] =
+                core::array::from_fn(|r| x.row(i0 + if r < rows { r } else { 0 }).as_ptr());
+            let mut sums = [0f32; 8];
+            // SAFETY: loads stay below k for every row and for `col`.
+            unsafe {
+                // 8 rows × one accumulator each: 8 independent FMA chains.
+                let mut acc = [S::zero(); 8];
+                let mut kk = 0;
+                while kk + 8 <= k {
+                    let w = S::load(cp.add(kk));
+                    for (a, p) in acc.iter_mut().zip(&xr) {
+                        *a = S::fma(S::load(p.add(kk)), w, *a);
+                    }
+                    kk += 8;
+                }
+                if kk < k {
+                    let w = S::load(cp.add(kk)); // col is zero past k
+                    for (a, p) in acc.iter_mut().zip(&xr) {
+                        *a = S::fma(S::load_partial(p.add(kk), k - kk), w, *a);
+                    }
+                }
+                for (s, a) in sums.iter_mut().zip(acc) {
+                    *s = S::reduce_add(a);
+                }
+            }
+            // SAFETY: `sums` holds 8 floats.
+            unsafe {
+                let v = S::add(S::load(sums.as_ptr()), S::splat(b));
+                S::store(sums.as_mut_ptr(), act.apply_v::<S>(v));
+            }
+            for (r, s) in sums.iter().enumerate().take(rows) {
+                y.row_mut(i0 + r)[j] = *s;
+            }
+        }
+    }
+}
+
 impl Kernel for Forward<'_, '_> {
     type Output = ();
     fn scalar(mut self) {
@@ -403,6 +471,32 @@ impl Kernel for Forward<'_, '_> {
     #[inline(always)]
     unsafe fn simd<S: Simd>(mut self) {
         let (n, k) = (self.w.n(), self.w.k());
+        if n <= NARROW_N && k <= NARROW_K {
+            // SAFETY: shapes checked by `Backend::dense`.
+            unsafe {
+                match self.w {
+                    Weights::F32(w) => narrow::<S, f32>(
+                        &self.x,
+                        n,
+                        k,
+                        w.panel_ptr(0),
+                        self.bias,
+                        self.act,
+                        &mut self.y,
+                    ),
+                    Weights::F16(w) => narrow::<S, u16>(
+                        &self.x,
+                        n,
+                        k,
+                        w.panel_ptr(0),
+                        self.bias,
+                        self.act,
+                        &mut self.y,
+                    ),
+                }
+            }
+            return;
+        }
         unsafe {
             match self.w {
                 Weights::F32(w) => forward_panels::<S, f32>(

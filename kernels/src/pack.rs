@@ -257,6 +257,8 @@ pub(crate) trait PanelElem: Copy {
     /// # Safety
     /// `p[..8]` readable; ISA features of `S` available.
     unsafe fn load8<S: crate::simd::Simd>(p: *const Self) -> S::F;
+    /// One element as f32.
+    fn to_f32(self) -> f32;
 }
 
 impl PanelElem for f32 {
@@ -264,12 +266,20 @@ impl PanelElem for f32 {
     unsafe fn load8<S: crate::simd::Simd>(p: *const f32) -> S::F {
         unsafe { S::load(p) }
     }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
 }
 
 impl PanelElem for u16 {
     #[inline(always)]
     unsafe fn load8<S: crate::simd::Simd>(p: *const u16) -> S::F {
         unsafe { S::load_f16(p) }
+    }
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::from_bits(self).to_f32()
     }
 }
 

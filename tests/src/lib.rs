@@ -57,3 +57,28 @@ pub fn dense_tol(k: usize, abs_sum: f64, y: f64) -> f64 {
     let eps = f32::EPSILON as f64 / 2.0;
     2.0 * (k as f64 + 2.0) * eps * abs_sum + 4.0 * f32::EPSILON as f64 * y.abs() + 6e-8
 }
+
+/// The spacing of f32 values at magnitude `|y|` (one ULP of an f32 result
+/// near `y`): `2^(e−23)` for `2^e ≤ |y| < 2^(e+1)` in the normal range,
+/// `2⁻¹⁴⁹` below it. Used to state absolute-plus-ULP bounds in f64.
+pub fn f32_ulp_at(y: f64) -> f64 {
+    let a = y.abs();
+    if a < f32::MIN_POSITIVE as f64 {
+        return f64::from_bits(((1023 - 149) as u64) << 52);
+    }
+    let e = ((a.to_bits() >> 52) as i64) - 1023;
+    f64::from_bits(((e - 23 + 1023) as u64) << 52)
+}
+
+/// Unit roundoff of f32, `2⁻²⁴`, as f64.
+pub const U32: f64 = f32::EPSILON as f64 / 2.0;
+
+/// Row-major n × n identity matrix (for routing values through `dense`
+/// unchanged: `x·Iᵀ = x` exactly, since every other term is an exact zero).
+pub fn identity(n: usize) -> Vec<f32> {
+    let mut w = vec![0.0f32; n * n];
+    for j in 0..n {
+        w[j * n + j] = 1.0;
+    }
+    w
+}
