@@ -149,6 +149,31 @@ unsafe fn store16<S: Simd>(p: *mut f32, v: [S::F; 2], n: usize) {
     }
 }
 
+/// One k step: `acc[r] += A[r][off] · B-row`.
+#[inline(always)]
+unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
+    acc: &mut [[S::F; 2]; MR],
+    rows: &[*const f32; MR],
+    off: usize,
+    bp: *const E,
+    nc: usize,
+) {
+    unsafe {
+        let (b0, b1) = if FULL {
+            (E::load8::<S>(bp), E::load8::<S>(bp.add(8)))
+        } else {
+            // Unpacked f32 B with a column tail (backward kernels only).
+            let v = load16::<S>(bp as *const f32, nc);
+            (v[0], v[1])
+        };
+        for (row, ptr) in acc.iter_mut().zip(rows) {
+            let x = S::broadcast(ptr.add(off));
+            row[0] = S::fma(x, b0, row[0]);
+            row[1] = S::fma(x, b1, row[1]);
+        }
+    }
+}
+
 /// The k loop: `acc[r] += A[r][p] · B[p][0..16]`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -163,23 +188,21 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     nc: usize,
 ) {
     unsafe {
-        let mut a = a;
-        let mut b = b;
-        for _ in 0..k {
-            let (b0, b1) = if FULL {
-                (E::load8::<S>(b), E::load8::<S>(b.add(8)))
-            } else {
-                // Unpacked f32 B with a column tail (backward kernels only).
-                let v = load16::<S>(b as *const f32, nc);
-                (v[0], v[1])
-            };
-            for (r, row) in acc.iter_mut().enumerate() {
-                let x = S::broadcast(a.add(r * rs_a));
-                row[0] = S::fma(x, b0, row[0]);
-                row[1] = S::fma(x, b1, row[1]);
-            }
-            a = a.add(cs_a);
-            b = b.add(rs_b);
+        // Row pointers once; inside the loop one shared offset, so each
+        // broadcast is a single `vbroadcastss (row, off, 4)`.
+        let mut rows = [a; MR];
+        for (r, ptr) in rows.iter_mut().enumerate() {
+            *ptr = a.add(r * rs_a);
+        }
+        // Unrolled by two: half the loop overhead and pointer updates.
+        let mut p = 0;
+        while p + 2 <= k {
+            kstep::<S, E, MR, FULL>(acc, &rows, p * cs_a, b.add(p * rs_b), nc);
+            kstep::<S, E, MR, FULL>(acc, &rows, (p + 1) * cs_a, b.add((p + 1) * rs_b), nc);
+            p += 2;
+        }
+        if p < k {
+            kstep::<S, E, MR, FULL>(acc, &rows, p * cs_a, b.add(p * rs_b), nc);
         }
     }
 }
@@ -508,6 +531,29 @@ impl Kernel for Forward<'_, '_> {
                     self.act,
                     &mut self.y,
                 ),
+                Weights::F16(w) if self.x.rows() > TILE_ROWS && k <= WIDEN_K => {
+                    // Several row tiles share each panel: widen it to f32 once
+                    // (2 `vcvtph2ps` per panel row) instead of once per tile.
+                    let mut buf = core::mem::MaybeUninit::<[f32; PANEL * WIDEN_K]>::uninit();
+                    let dst = buf.as_mut_ptr() as *mut f32;
+                    let widen = |p: usize| {
+                        let src = w.panel_ptr(p);
+                        for i in (0..k * PANEL).step_by(8) {
+                            // SAFETY: i + 8 <= 16k <= buffer and panel length.
+                            unsafe { S::store(dst.add(i), S::load_f16(src.add(i))) };
+                        }
+                        dst as *const f32
+                    };
+                    forward_panels::<S, f32>(
+                        &self.x,
+                        n,
+                        k,
+                        widen,
+                        self.bias,
+                        self.act,
+                        &mut self.y,
+                    )
+                }
                 Weights::F16(w) => forward_panels::<S, u16>(
                     &self.x,
                     n,
@@ -521,6 +567,10 @@ impl Kernel for Forward<'_, '_> {
         }
     }
 }
+
+/// Longest `k` for which f16 panels are widened into a stack buffer
+/// (16·512 f32 = 32 KiB); longer inputs convert inside the k loop.
+const WIDEN_K: usize = 512;
 
 impl Backend {
     /// `Y = act(X·Wᵀ + b)`: `x` is m × k, `w` packed n × k, `bias` n, `y` m × n.
