@@ -6,7 +6,10 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod model;
 pub mod peak;
+pub mod scenario;
+pub mod serve;
 
 pub use last_kernels;
 

@@ -58,7 +58,7 @@ pub fn peak_gflops() -> Option<f64> {
         for _ in 0..7 {
             let t = Instant::now();
             // SAFETY: features checked above (x86) / baseline (aarch64).
-            let r = unsafe { fma_loop(iters) };
+            let r = unsafe { fma_loop(std::hint::black_box(iters)) };
             let dt = t.elapsed().as_secs_f64();
             std::hint::black_box(r);
             best = best.max(FLOP_PER_ITER * iters as f64 / dt / 1e9);

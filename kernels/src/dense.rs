@@ -540,19 +540,11 @@ impl Kernel for Forward<'_, '_> {
                         let src = w.panel_ptr(p);
                         for i in (0..k * PANEL).step_by(8) {
                             // SAFETY: i + 8 <= 16k <= buffer and panel length.
-                            unsafe { S::store(dst.add(i), S::load_f16(src.add(i))) };
+                            S::store(dst.add(i), S::load_f16(src.add(i)));
                         }
                         dst as *const f32
                     };
-                    forward_panels::<S, f32>(
-                        &self.x,
-                        n,
-                        k,
-                        widen,
-                        self.bias,
-                        self.act,
-                        &mut self.y,
-                    )
+                    forward_panels::<S, f32>(&self.x, n, k, widen, self.bias, self.act, &mut self.y)
                 }
                 Weights::F16(w) => forward_panels::<S, u16>(
                     &self.x,

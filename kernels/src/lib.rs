@@ -52,6 +52,7 @@ mod mat;
 pub mod math;
 pub mod pack;
 pub mod perturb;
+pub mod pointer;
 pub mod rng;
 pub mod select;
 mod simd;

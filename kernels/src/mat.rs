@@ -56,6 +56,11 @@ impl<'a> MatRef<'a> {
     }
     /// Row `i` (panics if `i >= rows`, like slice indexing).
     pub fn row(&self, i: usize) -> &'a [f32] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        if self.cols == 0 {
+            // A zero-width view may be backed by an empty slice whatever its stride.
+            return &[];
+        }
         &self.data[i * self.stride..i * self.stride + self.cols]
     }
     /// The underlying slice.
@@ -112,8 +117,12 @@ impl<'a> MatMut<'a> {
     pub fn stride(&self) -> usize {
         self.stride
     }
-    /// Row `i`, mutable.
+    /// Row `i`, mutable (panics if `i >= rows`, like slice indexing).
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        if self.cols == 0 {
+            return &mut [];
+        }
         &mut self.data[i * self.stride..i * self.stride + self.cols]
     }
     /// Reborrow as a shorter-lived mutable view.

@@ -82,3 +82,9 @@ pub fn identity(n: usize) -> Vec<f32> {
     }
     w
 }
+
+/// `|got − want| ≤ tol`, false if either side is NaN (so a NaN output
+/// always fails a tolerance check).
+pub fn close(got: f64, want: f64, tol: f64) -> bool {
+    (got - want).abs() <= tol
+}

@@ -10,7 +10,7 @@
 //! * `activation_backward` (derivation at `act_backward_tol`).
 
 use last_kernels::{pack, Activation, Backend, KernelError, MatMut, MatRef};
-use last_tests::{act_f64, backends, dense_tol, values, U32};
+use last_tests::{act_f64, backends, close, dense_tol, values, U32};
 use proptest::prelude::*;
 
 const ACTS: [Activation; 4] = [
@@ -61,7 +61,11 @@ fn check_matmul(b: Backend, c: MmCase) -> Result<(), String> {
     let mut cbuf = vec![f32::from_bits(SENTINEL); m * ldc + 3];
     for i in 0..m {
         for j in 0..n {
-            cbuf[i * ldc + j] = if c.accumulate { c0[i * ldc + j] } else { f32::NAN };
+            cbuf[i * ldc + j] = if c.accumulate {
+                c0[i * ldc + j]
+            } else {
+                f32::NAN
+            };
         }
     }
     let av = MatRef::with_stride(&a, ar, ac, lda).unwrap();
@@ -75,7 +79,11 @@ fn check_matmul(b: Backend, c: MmCase) -> Result<(), String> {
     res.map_err(|e| format!("{:?} {c:?}: unexpected error {e}", b.isa()))?;
     for i in 0..m {
         for j in 0..n {
-            let mut z = if c.accumulate { c0[i * ldc + j] as f64 } else { 0.0 };
+            let mut z = if c.accumulate {
+                c0[i * ldc + j] as f64
+            } else {
+                0.0
+            };
             let mut s = z.abs();
             for q in 0..p {
                 let aiq = if tn { a[q * lda + i] } else { a[i * lda + q] };
@@ -85,7 +93,7 @@ fn check_matmul(b: Backend, c: MmCase) -> Result<(), String> {
             }
             let got = cbuf[i * ldc + j] as f64;
             let tol = dense_tol(p + c.accumulate as usize, s, z);
-            if !((got - z).abs() <= tol) {
+            if !close(got, z, tol) {
                 return Err(format!(
                     "{:?} {c:?}: C[{i}][{j}] = {got}, reference {z}, tol {tol}",
                     b.isa()
@@ -190,7 +198,7 @@ fn check_bias_grad(b: Backend, m: usize, n: usize, pad: usize, seed: u64) -> Res
         }
         let tol = dense_tol(m, s, z);
         let got = db[j] as f64;
-        if !((got - z).abs() <= tol) {
+        if !close(got, z, tol) {
             return Err(format!(
                 "{:?} m={m} n={n} pad={pad}: db[{j}] = {got}, reference {z}, tol {tol}",
                 b.isa()
@@ -212,7 +220,8 @@ fn bias_grad_sweep() {
         // m = 0 leaves db exactly as it was.
         let mut db = values(4, 13);
         let before = db.clone();
-        b.bias_grad(MatRef::new(&[], 0, 13).unwrap(), &mut db).unwrap();
+        b.bias_grad(MatRef::new(&[], 0, 13).unwrap(), &mut db)
+            .unwrap();
         assert_eq!(db, before);
     }
 }
@@ -276,7 +285,7 @@ fn check_act_backward(
             let r = dv * g;
             let got = d[i * ldd + j] as f64;
             let tol = act_backward_tol(act, dv, yv, g);
-            if !((got - r).abs() <= tol) {
+            if !close(got, r, tol) {
                 return Err(format!(
                     "{:?} {act:?} m={m} n={n}: dz[{i}][{j}] = {got}, reference {r} (y={yv}, dy={dv}), tol {tol}",
                     b.isa()
@@ -389,7 +398,9 @@ fn shape_errors_leave_outputs_untouched() {
         assert!(r.is_err());
         assert_eq!(c, [7.0; 12], "{:?}", b.isa());
         let mut db = [7.0f32; 3];
-        assert!(b.bias_grad(MatRef::new(&a, 3, 4).unwrap(), &mut db).is_err());
+        assert!(b
+            .bias_grad(MatRef::new(&a, 3, 4).unwrap(), &mut db)
+            .is_err());
         assert_eq!(db, [7.0; 3]);
         let r = b.activation_backward(
             Activation::Tanh,
@@ -481,7 +492,8 @@ fn fd_check(b: Backend, act: Activation, m: usize, n: usize, k: usize) {
     )
     .unwrap();
     let mut db = vec![0f32; n];
-    b.bias_grad(MatRef::new(&dz, m, n).unwrap(), &mut db).unwrap();
+    b.bias_grad(MatRef::new(&dz, m, n).unwrap(), &mut db)
+        .unwrap();
 
     // f64 loss and central differences.
     let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
@@ -510,33 +522,53 @@ fn fd_check(b: Backend, act: Activation, m: usize, n: usize, k: usize) {
         let (mut p, mut q) = (xf.clone(), xf.clone());
         p[idx] += H;
         q[idx] -= H;
-        check("dX", idx, dx[idx], (loss(&p, &wf, &bf) - loss(&q, &wf, &bf)) / (2.0 * H));
+        check(
+            "dX",
+            idx,
+            dx[idx],
+            (loss(&p, &wf, &bf) - loss(&q, &wf, &bf)) / (2.0 * H),
+        );
     }
     for idx in 0..n * k {
         let (mut p, mut q) = (wf.clone(), wf.clone());
         p[idx] += H;
         q[idx] -= H;
-        check("dW", idx, dw[idx], (loss(&xf, &p, &bf) - loss(&xf, &q, &bf)) / (2.0 * H));
+        check(
+            "dW",
+            idx,
+            dw[idx],
+            (loss(&xf, &p, &bf) - loss(&xf, &q, &bf)) / (2.0 * H),
+        );
     }
     for idx in 0..n {
         let (mut p, mut q) = (bf.clone(), bf.clone());
         p[idx] += H;
         q[idx] -= H;
-        check("db", idx, db[idx], (loss(&xf, &wf, &p) - loss(&xf, &wf, &q)) / (2.0 * H));
+        check(
+            "db",
+            idx,
+            db[idx],
+            (loss(&xf, &wf, &p) - loss(&xf, &wf, &q)) / (2.0 * H),
+        );
     }
     // The check must have teeth: the gradients are not all ~0.
     let max_dw = dw.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-    assert!(max_dw > 1e-2, "{act:?}: degenerate gradients (max |dW| {max_dw})");
+    assert!(
+        max_dw > 1e-2,
+        "{act:?}: degenerate gradients (max |dW| {max_dw})"
+    );
 }
 
 /// A view with zero columns but a row stride > 0 over an empty slice is
 /// accepted by `MatRef::with_stride` / `MatMut::with_stride` (its span is 0),
 /// so kernels must treat it as an empty matrix rather than panic.
+type Probe = (&'static str, Box<dyn Fn()>);
+
 #[test]
 fn zero_width_strided_views_do_not_panic() {
     let mut failures = Vec::new();
     for b in backends() {
-        let probes: Vec<(&str, Box<dyn Fn()>)> = vec![
+        let probes: Vec<Probe> = vec![
             (
                 "bias_grad",
                 Box::new(move || {
@@ -595,5 +627,8 @@ fn zero_width_strided_views_do_not_panic() {
             }
         }
     }
-    assert!(failures.is_empty(), "panicked on a zero-width strided view: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "panicked on a zero-width strided view: {failures:?}"
+    );
 }

@@ -14,7 +14,7 @@
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::{pack, Activation, Backend, KernelError, MatMut, MatRef, Weights};
-use last_tests::{act_f64, backends, dense_tol, values, U32};
+use last_tests::{act_f64, backends, close, dense_tol, values, U32};
 use proptest::prelude::*;
 
 const ACTS: [Activation; 4] = [
@@ -157,7 +157,7 @@ fn check_perturbed(b: Backend, c: Case) -> Result<(), String> {
             let r = act_f64(act, z);
             let got = y[i * ldc + j] as f64;
             let tol = dense_tol(k, s, r);
-            if !((got - r).abs() <= tol) {
+            if !close(got, r, tol) {
                 return Err(format!(
                     "{:?} {c:?}: y[{i}][{j}] = {got}, reference {r}, tol {tol}",
                     b.isa()
@@ -180,7 +180,13 @@ fn check_perturbed(b: Backend, c: Case) -> Result<(), String> {
 /// exercise 1–2 row tiles (split-k) and column tails.
 #[test]
 fn dense_perturbed_all_modes_fixed_shapes() {
-    let shapes = [(50, 128, 128), (1, 17, 40), (2, 33, 9), (7, 16, 16), (13, 5, 3)];
+    let shapes = [
+        (50, 128, 128),
+        (1, 17, 40),
+        (2, 33, 9),
+        (7, 16, 16),
+        (13, 5, 3),
+    ];
     for b in backends() {
         for (si, &(m, n, k)) in shapes.iter().enumerate() {
             for kind in KINDS {
@@ -281,7 +287,10 @@ fn perturb_weights_bit_exact_everywhere() {
                             .unwrap();
                         assert_eq!((view.n(), view.k(), view.data().len()), (n, k, len));
                         let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
-                        let ctx = format!("{:?} n={n} k={k} {kind:?} anti={antithetic} f16={f16}", b.isa());
+                        let ctx = format!(
+                            "{:?} n={n} k={k} {kind:?} anti={antithetic} f16={f16}",
+                            b.isa()
+                        );
                         for (idx, (&g, &e)) in got[..len].iter().zip(&expect).enumerate() {
                             assert_eq!(g, e, "{ctx}: packed element {idx}");
                         }
@@ -302,15 +311,21 @@ fn perturb_weights_bit_exact_everywhere() {
 }
 
 /// Dense over `perturb_weights`' output and `dense_perturbed` are both within
-/// `dense_tol` of the f64 reference of the same W', and (by design: the
-/// perturbed kernel is "the plain dense driver, fed a freshly generated
-/// panel") bit-identical to each other on the same backend.
+/// `dense_tol` of the f64 reference of the same W', hence within
+/// `2·dense_tol` of each other (triangle inequality). They are not required
+/// to be bit-identical: `dense` has shape-specialised paths (e.g. n ≤ 2) that
+/// sum in a different order than the perturbed kernel's panel driver.
 #[test]
 fn dense_over_perturb_weights_matches_dense_perturbed() {
     for b in backends() {
-        for (ci, &(m, n, k)) in [(50usize, 128usize, 128usize), (1, 20, 33), (8, 47, 5), (3, 16, 8)]
-            .iter()
-            .enumerate()
+        for (ci, &(m, n, k)) in [
+            (50usize, 128usize, 128usize),
+            (1, 20, 33),
+            (8, 47, 5),
+            (3, 16, 8),
+        ]
+        .iter()
+        .enumerate()
         {
             for f16 in [false, true] {
                 for kind in KINDS {
@@ -360,7 +375,9 @@ fn dense_over_perturb_weights_matches_dense_perturbed() {
                             }
                             let r = act_f64(act, z);
                             let tol = dense_tol(k, s, r);
-                            for (name, y) in [("dense_perturbed", &y1), ("dense∘perturb_weights", &y2)] {
+                            for (name, y) in
+                                [("dense_perturbed", &y1), ("dense∘perturb_weights", &y2)]
+                            {
                                 let got = y[i * n + j] as f64;
                                 assert!(
                                     (got - r).abs() <= tol,
@@ -368,11 +385,13 @@ fn dense_over_perturb_weights_matches_dense_perturbed() {
                                     b.isa()
                                 );
                             }
-                            assert_eq!(
-                                y1[i * n + j].to_bits(),
-                                y2[i * n + j].to_bits(),
-                                "{:?} m={m} n={n} k={k} f16={f16} {kind:?}: y[{i}][{j}] dense_perturbed vs dense over perturb_weights",
-                                b.isa()
+                            let d = (y1[i * n + j] as f64 - y2[i * n + j] as f64).abs();
+                            assert!(
+                                d <= 2.0 * tol,
+                                "{:?} m={m} n={n} k={k} f16={f16} {kind:?}: y[{i}][{j}] dense_perturbed {} vs dense over perturb_weights {}",
+                                b.isa(),
+                                y1[i * n + j],
+                                y2[i * n + j]
                             );
                         }
                     }
@@ -382,46 +401,75 @@ fn dense_over_perturb_weights_matches_dense_perturbed() {
     }
 }
 
-/// σ = 0 must reproduce the unperturbed dense layer (w + 0·e = w exactly
-/// for finite e, up to the sign of a zero weight, which does not change any
-/// product's contribution) — bit-identical to `Backend::dense` by design.
+/// σ = 0 must reproduce the unperturbed layer: `w + 0·e = w` exactly for
+/// finite e (up to the sign of a zero weight, which changes no product), so
+/// the output is within `dense_tol` of the f64 reference of the *unperturbed*
+/// W, and within `2·dense_tol` of `Backend::dense` (triangle inequality).
 #[test]
 fn sigma_zero_is_plain_dense() {
     for b in backends() {
-        let (m, n, k) = (9, 37, 21);
-        let x = values(1, m * k);
-        let w = weights(2, n, k, false);
-        let packed = Packed::new(&w, n, k, false);
-        let noise = Noise {
-            seed: 3,
-            candidate: 0,
-            kind: NoiseKind::Gaussian,
-            antithetic: false,
-        };
-        let mut y1 = vec![0f32; m * n];
-        let mut y2 = vec![0f32; m * n];
-        let mut scratch = vec![0f32; perturbed_scratch_len(k)];
-        let xm = MatRef::new(&x, m, k).unwrap();
-        b.dense_perturbed(
-            xm,
-            packed.weights(n, k),
-            &noise,
-            0.0,
-            None,
-            Activation::Tanh,
-            MatMut::new(&mut y1, m, n).unwrap(),
-            &mut scratch,
-        )
-        .unwrap();
-        b.dense(
-            xm,
-            packed.weights(n, k),
-            None,
-            Activation::Tanh,
-            MatMut::new(&mut y2, m, n).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(y1, y2, "{:?}", b.isa());
+        for (m, n, k) in [(9usize, 37usize, 21usize), (1, 2, 5), (7, 1, 30)] {
+            sigma_zero_case(b, m, n, k);
+        }
+    }
+}
+
+fn sigma_zero_case(b: Backend, m: usize, n: usize, k: usize) {
+    let x = values(1, m * k);
+    let w = weights(2, n, k, false);
+    let packed = Packed::new(&w, n, k, false);
+    let noise = Noise {
+        seed: 3,
+        candidate: 0,
+        kind: NoiseKind::Gaussian,
+        antithetic: false,
+    };
+    let mut y1 = vec![0f32; m * n];
+    let mut y2 = vec![0f32; m * n];
+    let mut scratch = vec![0f32; perturbed_scratch_len(k)];
+    let xm = MatRef::new(&x, m, k).unwrap();
+    b.dense_perturbed(
+        xm,
+        packed.weights(n, k),
+        &noise,
+        0.0,
+        None,
+        Activation::Tanh,
+        MatMut::new(&mut y1, m, n).unwrap(),
+        &mut scratch,
+    )
+    .unwrap();
+    b.dense(
+        xm,
+        packed.weights(n, k),
+        None,
+        Activation::Tanh,
+        MatMut::new(&mut y2, m, n).unwrap(),
+    )
+    .unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            let mut z = 0.0f64;
+            let mut s = 0.0f64;
+            for kk in 0..k {
+                let t = x[i * k + kk] as f64 * w[j * k + kk] as f64;
+                z += t;
+                s += t.abs();
+            }
+            let r = z.tanh();
+            let tol = dense_tol(k, s, r);
+            let (g1, g2) = (y1[i * n + j] as f64, y2[i * n + j] as f64);
+            assert!(
+                (g1 - r).abs() <= tol,
+                "{:?} m={m} n={n} k={k} y[{i}][{j}] = {g1}, ref {r}",
+                b.isa()
+            );
+            assert!(
+                (g1 - g2).abs() <= 2.0 * tol,
+                "{:?} y[{i}][{j}]: {g1} vs dense {g2}",
+                b.isa()
+            );
+        }
     }
 }
 
@@ -449,7 +497,10 @@ fn check_low_rank(
     sigma: f32,
     seed: u64,
 ) -> Result<(), String> {
-    let ctx = format!("{:?} m={m} n={n} k={k} r={r} act={act:?} f16={f16} σ={sigma}", b.isa());
+    let ctx = format!(
+        "{:?} m={m} n={n} k={k} r={r} act={act:?} f16={f16} σ={sigma}",
+        b.isa()
+    );
     let x = values(seed, m * k);
     let w = weights(seed ^ 1, n, k, f16);
     let bv = values(seed ^ 2, n);
@@ -477,7 +528,12 @@ fn check_low_rank(
         &mut t,
     )
     .map_err(|e| format!("{ctx}: unexpected error {e}"))?;
-    if packed.bytes() != wbytes || pu.data().iter().map(|v| v.to_bits()).ne(ubytes.iter().copied())
+    if packed.bytes() != wbytes
+        || pu
+            .data()
+            .iter()
+            .map(|v| v.to_bits())
+            .ne(ubytes.iter().copied())
     {
         return Err(format!("{ctx}: W or U modified"));
     }
@@ -495,8 +551,11 @@ fn check_low_rank(
             tq[q] *= sig;
             let got = t[i * r + q] as f64;
             let tol = 2.0 * (k as f64 + 2.0) * U32 * sig.abs() * aq[q] + 1e-30;
-            if !((got - tq[q]).abs() <= tol) {
-                return Err(format!("{ctx}: t[{i}][{q}] = {got}, σ·x·v = {}, tol {tol}", tq[q]));
+            if !close(got, tq[q], tol) {
+                return Err(format!(
+                    "{ctx}: t[{i}][{q}] = {got}, σ·x·v = {}, tol {tol}",
+                    tq[q]
+                ));
             }
         }
         for j in 0..n {
@@ -517,8 +576,10 @@ fn check_low_rank(
             let rf = act_f64(act, z);
             let tol = dense_tol(k + r, s, rf) + extra;
             let got = y[i * n + j] as f64;
-            if !((got - rf).abs() <= tol) {
-                return Err(format!("{ctx}: y[{i}][{j}] = {got}, reference {rf}, tol {tol}"));
+            if !close(got, rf, tol) {
+                return Err(format!(
+                    "{ctx}: y[{i}][{j}] = {got}, reference {rf}, tol {tol}"
+                ));
             }
         }
     }
@@ -531,15 +592,30 @@ fn check_low_rank(
 #[test]
 fn low_rank_fixed_shapes() {
     for b in backends() {
-        for (si, &(m, n, k)) in [(50usize, 128usize, 128usize), (1, 17, 40), (2, 5, 8), (13, 33, 3)]
-            .iter()
-            .enumerate()
+        for (si, &(m, n, k)) in [
+            (50usize, 128usize, 128usize),
+            (1, 17, 40),
+            (2, 5, 8),
+            (13, 33, 3),
+        ]
+        .iter()
+        .enumerate()
         {
             for r in 1..=4 {
                 for f16 in [false, true] {
                     let act = ACTS[(si + r) % 4];
-                    check_low_rank(b, m, n, k, r, act, f16, [0.1, 1.0, -0.7, 2.5][r - 1], si as u64)
-                        .unwrap();
+                    check_low_rank(
+                        b,
+                        m,
+                        n,
+                        k,
+                        r,
+                        act,
+                        f16,
+                        [0.1, 1.0, -0.7, 2.5][r - 1],
+                        si as u64,
+                    )
+                    .unwrap();
                 }
             }
         }
@@ -607,7 +683,11 @@ fn errors_leave_outputs_untouched() {
             "{:?}: short scratch gave {res:?}",
             b.isa()
         );
-        assert!(untouched, "{:?}: output written with short scratch", b.isa());
+        assert!(
+            untouched,
+            "{:?}: output written with short scratch",
+            b.isa()
+        );
         // Sanity: the same call with a valid σ and scratch succeeds and writes.
         let (res, untouched) = run(0.5, perturbed_scratch_len(k));
         assert!(res.is_ok() && !untouched, "{:?}: valid call", b.isa());
@@ -617,7 +697,11 @@ fn errors_leave_outputs_untouched() {
             let mut out = vec![5.0f32; pack::packed_len(n, k)];
             let res = b.perturb_weights(packed.weights(n, k), &noise, s, &mut out);
             assert!(res.is_err(), "{:?} perturb_weights σ={s}", b.isa());
-            assert!(out.iter().all(|&v| v == 5.0), "{:?} perturb_weights wrote on error", b.isa());
+            assert!(
+                out.iter().all(|&v| v == 5.0),
+                "{:?} perturb_weights wrote on error",
+                b.isa()
+            );
         }
         let mut out = vec![5.0f32; pack::packed_len(n, k) - 1];
         let res = b.perturb_weights(packed.weights(n, k), &noise, 0.5, &mut out);

@@ -63,7 +63,15 @@ fn draws(noise: &Noise, offset: u32, len: usize) -> Vec<f32> {
 fn noise_bit_identical_across_backends() {
     let seeds = [0u64, 1, 0xdead_beef, u64::MAX];
     let candidates = [0u32, 1, 2, 7, u32::MAX - 1, u32::MAX];
-    let shapes = [(1, 1), (16, 1), (17, 3), (33, 7), (47, 40), (64, 64), (5, 300)];
+    let shapes = [
+        (1, 1),
+        (16, 1),
+        (17, 3),
+        (33, 7),
+        (47, 40),
+        (64, 64),
+        (5, 300),
+    ];
     let mut compared = 0usize;
     for b in backends() {
         for &seed in &seeds {
@@ -233,8 +241,17 @@ fn antithetic_pairs_are_exact_negatives() {
                 let vb = draws(&b, 0, 20_000);
                 let hi_a = draws(&a, u32::MAX - 99, 100);
                 let hi_b = draws(&b, u32::MAX - 99, 100);
-                for (idx, (&x, &y)) in va.iter().chain(&hi_a).zip(vb.iter().chain(&hi_b)).enumerate() {
-                    assert_eq!(x.to_bits(), (-y).to_bits(), "{kind:?} seed={seed} pair {i} element {idx}");
+                for (idx, (&x, &y)) in va
+                    .iter()
+                    .chain(&hi_a)
+                    .zip(vb.iter().chain(&hi_b))
+                    .enumerate()
+                {
+                    assert_eq!(
+                        x.to_bits(),
+                        (-y).to_bits(),
+                        "{kind:?} seed={seed} pair {i} element {idx}"
+                    );
                     assert_eq!(x + y, 0.0, "{kind:?} seed={seed} pair {i} element {idx}");
                 }
                 // The pair is not degenerate (the stream is actually random).
@@ -273,16 +290,47 @@ fn distinct_streams_are_uncorrelated() {
             antithetic: false,
         };
         let pairs = [
-            (base, Noise { candidate: 1, ..base }),
-            (Noise { candidate: 6, ..base }, Noise { candidate: 7, ..base }),
-            (base, Noise { seed: 2025, ..base }),
             (
-                Noise { antithetic: true, candidate: 1, ..base },
-                Noise { antithetic: true, candidate: 2, ..base },
+                base,
+                Noise {
+                    candidate: 1,
+                    ..base
+                },
             ),
             (
-                Noise { antithetic: true, candidate: 0, ..base },
-                Noise { antithetic: true, candidate: 5, ..base },
+                Noise {
+                    candidate: 6,
+                    ..base
+                },
+                Noise {
+                    candidate: 7,
+                    ..base
+                },
+            ),
+            (base, Noise { seed: 2025, ..base }),
+            (
+                Noise {
+                    antithetic: true,
+                    candidate: 1,
+                    ..base
+                },
+                Noise {
+                    antithetic: true,
+                    candidate: 2,
+                    ..base
+                },
+            ),
+            (
+                Noise {
+                    antithetic: true,
+                    candidate: 0,
+                    ..base
+                },
+                Noise {
+                    antithetic: true,
+                    candidate: 5,
+                    ..base
+                },
             ),
         ];
         for (a, b) in pairs {
@@ -295,7 +343,10 @@ fn distinct_streams_are_uncorrelated() {
             let mirrored = va.iter().zip(&vb).filter(|(x, y)| **x == -**y).count();
             // Identical or mirrored streams would give N here; independent
             // Rademacher streams give ≈ N/2, Gaussian ≈ N·Σp² ≈ N/70.
-            assert!(equal < N * 6 / 10 && mirrored < N * 6 / 10, "{a:?} vs {b:?}");
+            assert!(
+                equal < N * 6 / 10 && mirrored < N * 6 / 10,
+                "{a:?} vs {b:?}"
+            );
         }
         // Lag-1 autocorrelation within one stream.
         let v = draws(&base, 0, N + 1);

@@ -1,0 +1,1112 @@
+//! The LAST serving loop: one request in, one list out, within a budget.
+//!
+//! Every variant first computes the **baseline** (the generator's greedy list
+//! with Δθ = 0) so there is always an answer, then searches request-specific
+//! offsets Δθ (which live only in the request's [`Scratch`]) and serves the
+//! list the **evaluator** scores highest — never one scoring below the
+//! baseline (ties keep the baseline). The model is only borrowed.
+//!
+//! Determinism: candidates are processed in fixed chunks of [`CHUNK`]
+//! whatever the thread count, and every kernel computes each row
+//! independently of the others in its call, so a given seed and input give
+//! the same list on 1 or many threads (unless the budget cuts the search
+//! short, which depends on time by design).
+
+use crate::model::Model;
+use last_kernels::perturb::{perturbed_scratch_len, LowRank};
+use last_kernels::rng::{Noise, NoiseKind};
+use last_kernels::select::{argmax_masked, gumbel_argmax, Permutations};
+use last_kernels::{pack, Activation, KernelError, MatMut, MatRef};
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// Candidates per work unit (fixed, so results do not depend on threads).
+pub const CHUNK: usize = 4;
+/// Largest N the exhaustive variant accepts.
+pub const EXHAUSTIVE_MAX_N: usize = 10;
+/// Largest L the exhaustive variant accepts.
+pub const EXHAUSTIVE_MAX_L: usize = 5;
+/// Largest K any variant accepts.
+pub const MAX_K: usize = 1024;
+
+/// The kind of Δθ a parallel candidate draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseSpec {
+    /// Full-rank Irwin–Hall(8) Gaussian noise.
+    Gaussian,
+    /// Full-rank ±1 noise.
+    Rademacher,
+    /// Gaussian in antithetic pairs (+ε, −ε).
+    Antithetic,
+    /// `σ·u·vᵀ` of the given rank (applied without forming the matrix).
+    LowRank(usize),
+}
+
+/// Which generator matrix Δθ perturbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The encoder's second layer `W2` (followed by a ReLU).
+    W2,
+    /// The pointer-key map `A` (linear, straight into the scores): the
+    /// encoder runs once and only keys, decoding and evaluation repeat.
+    Keys,
+}
+
+/// A variant and its knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Variant {
+    /// The generator's greedy list, Δθ = 0.
+    Baseline,
+    /// K lists from the unperturbed generator (greedy + K−1 Gumbel-max samples).
+    BestOfK {
+        /// Lists, including the greedy one.
+        k: usize,
+    },
+    /// K candidates Δθ = σ·ε (one of them Δθ = 0), greedy decoding each.
+    Parallel {
+        /// Candidates, including Δθ = 0.
+        k: usize,
+        /// σ relative to the RMS of the perturbed matrix.
+        sigma: f32,
+        /// Noise kind.
+        noise: NoiseSpec,
+        /// Perturbed matrix.
+        target: Target,
+    },
+    /// Rounds of antithetic evolution-strategies steps on Δθ (full-rank, W2).
+    Serial {
+        /// Maximum rounds.
+        rounds: usize,
+        /// Antithetic pairs per round (2 × pairs candidates).
+        pairs: usize,
+        /// σ relative to RMS(W2).
+        sigma: f32,
+        /// Step length relative to ‖W2‖ per round (normalised gradient step).
+        step: f32,
+        /// Trust region: ‖Δθ‖ ≤ `trust` · ‖W2‖.
+        trust: f32,
+        /// Stop after this many rounds without improving the best score.
+        patience: usize,
+    },
+    /// Every ordered selection of L out of N (N ≤ 10, L ≤ 5): the evaluator's optimum.
+    Exhaustive,
+}
+
+impl Variant {
+    /// The standard scenario's parallel LAST: K = 16, Gaussian on W2, σ = 0.05·RMS.
+    pub fn parallel_standard() -> Self {
+        Variant::Parallel {
+            k: 16,
+            sigma: 0.05,
+            noise: NoiseSpec::Gaussian,
+            target: Target::W2,
+        }
+    }
+    /// The standard scenario's serial LAST: 8 rounds of 4 candidates.
+    pub fn serial_standard() -> Self {
+        Variant::Serial {
+            rounds: 8,
+            pairs: 2,
+            sigma: 0.05,
+            step: 0.02,
+            trust: 0.2,
+            patience: 8,
+        }
+    }
+    /// Short name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Variant::Baseline => "baseline".into(),
+            Variant::BestOfK { k } => format!("best_of_{k}"),
+            Variant::Parallel {
+                k, noise, target, ..
+            } => {
+                let n = match noise {
+                    NoiseSpec::Gaussian => "gaussian".to_string(),
+                    NoiseSpec::Rademacher => "rademacher".into(),
+                    NoiseSpec::Antithetic => "antithetic".into(),
+                    NoiseSpec::LowRank(r) => format!("lowrank{r}"),
+                };
+                let t = match target {
+                    Target::W2 => "w2",
+                    Target::Keys => "keys",
+                };
+                format!("parallel_{n}_{t}_k{k}")
+            }
+            Variant::Serial { rounds, pairs, .. } => format!("serial_r{rounds}_p{pairs}"),
+            Variant::Exhaustive => "exhaustive".into(),
+        }
+    }
+}
+
+/// One re-ranking request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// User / context features (d_u).
+    pub user: &'a [f32],
+    /// Candidate item features, N × d_x.
+    pub items: MatRef<'a>,
+    /// Output length L (1 ≤ L ≤ min(N, max_len)).
+    pub len: usize,
+    /// Seed of every random draw in this request.
+    pub seed: u64,
+    /// What to run.
+    pub variant: Variant,
+    /// Wall-clock budget; the best list so far is served when it runs out.
+    pub budget: Duration,
+}
+
+/// What the server gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Served list: L candidate indices, no repeats.
+    pub list: Vec<usize>,
+    /// Evaluator score of the served list.
+    pub score: f32,
+    /// The baseline (Δθ = 0 greedy) list.
+    pub baseline_list: Vec<usize>,
+    /// Its evaluator score.
+    pub baseline_score: f32,
+    /// Index of the winning candidate (0 = baseline).
+    pub winner: usize,
+    /// Candidate lists scored, baseline included.
+    pub candidates: usize,
+    /// Search rounds completed (serial; 1 for single-shot variants).
+    pub rounds: usize,
+    /// Whether the budget stopped the search early.
+    pub budget_exhausted: bool,
+    /// Time spent.
+    pub elapsed: Duration,
+}
+
+/// Why a request was refused. Nothing is modified on error.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ServeError {
+    /// N = 0.
+    #[error("no candidates")]
+    NoCandidates,
+    /// N above the model's limit.
+    #[error("{n} candidates, the model accepts at most {max}")]
+    TooManyCandidates {
+        /// Given.
+        n: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// L = 0, L > N or L > max_len.
+    #[error("list length {len} invalid for {n} candidates (max_len {max_len})")]
+    BadLength {
+        /// Requested L.
+        len: usize,
+        /// N.
+        n: usize,
+        /// Model limit.
+        max_len: usize,
+    },
+    /// Feature width mismatch.
+    #[error("{what}: width {got}, model expects {expected}")]
+    FeatureWidth {
+        /// Which input.
+        what: &'static str,
+        /// Given.
+        got: usize,
+        /// Expected.
+        expected: usize,
+    },
+    /// NaN or ±∞ in the input.
+    #[error("{what}: non-finite value at index {index}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Flat index.
+        index: usize,
+    },
+    /// A variant knob is out of range.
+    #[error("variant: {0}")]
+    BadKnob(String),
+    /// A kernel refused its shapes (a bug if it happens after validation).
+    #[error("kernel: {0}")]
+    Kernel(#[from] KernelError),
+}
+
+/// Per-chunk work buffers (one chunk = up to [`CHUNK`] candidates).
+#[derive(Debug, Default, Clone)]
+struct ChunkBufs {
+    h: Vec<f32>,
+    keys: Vec<f32>,
+    s: Vec<f32>,
+    s_in: Vec<f32>,
+    q: Vec<f32>,
+    scores: Vec<f32>,
+    taken: Vec<bool>,
+    lists: Vec<usize>,
+    z: Vec<f32>,
+    e1: Vec<f32>,
+    e2: Vec<f32>,
+    c: Vec<f32>,
+    panel: Vec<f32>,
+    lr_u: Vec<f32>,
+    lr_up: Vec<f32>,
+    lr_vt: Vec<f32>,
+    lr_t: Vec<f32>,
+    out_scores: Vec<f32>,
+    above: Vec<f32>,
+}
+
+/// Request-local scratch: reuse one per serving thread; buffers grow to the
+/// largest request seen and are not freed, so the steady state allocates
+/// nothing. Δθ lives here and nowhere else.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    enc_in: Vec<f32>,
+    e1: Vec<f32>,
+    h0: Vec<f32>,
+    keys0: Vec<f32>,
+    chunks: Vec<ChunkBufs>,
+    delta: Vec<f32>,
+    base: Vec<pack::Block32>,
+    eps: Vec<f32>,
+    grad: Vec<f32>,
+    perm: Vec<u8>,
+}
+
+fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
+
+/// How one candidate's encoder output is produced.
+#[derive(Clone, Copy)]
+enum Cand {
+    /// Δθ = 0, greedy.
+    Plain,
+    /// Δθ = 0, Gumbel-max sampling with this stream.
+    Sample(u64),
+    /// Full-rank noise on the target, scale σ.
+    Noise(Noise, f32),
+    /// Low-rank noise on the target: stream, rank, σ.
+    LowRank(Noise, usize, f32),
+}
+
+struct Ctx<'m, 'r> {
+    m: &'m Model,
+    req: &'r Request<'r>,
+    n: usize,
+    deadline: Instant,
+}
+
+impl Model {
+    /// Serves one request. See the module docs for the contract.
+    pub fn serve(
+        &self,
+        req: &Request<'_>,
+        scratch: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Response, ServeError> {
+        let start = Instant::now();
+        let n = self.validate(req)?;
+        let ctx = Ctx {
+            m: self,
+            req,
+            n,
+            deadline: start + req.budget,
+        };
+        ctx.encode_shared(scratch)?;
+        // Baseline first: there is always an answer.
+        grow(&mut scratch.chunks, 1);
+        {
+            let Scratch {
+                chunks,
+                e1,
+                h0,
+                keys0,
+                ..
+            } = &mut *scratch;
+            let sh = Shared { e1, h0, keys0 };
+            ctx.chunk(&[Cand::Plain], None, &mut chunks[0], &sh)?;
+        }
+        let l = req.len;
+        let mut best = Best {
+            list: scratch.chunks[0].lists[..l].to_vec(),
+            score: scratch.chunks[0].out_scores[0],
+            winner: 0,
+        };
+        let baseline_list = best.list.clone();
+        let baseline_score = best.score;
+        let mut candidates = 1;
+        let mut rounds = 1;
+        let mut exhausted = false;
+        match req.variant {
+            Variant::Baseline => {}
+            Variant::BestOfK { k } => {
+                let cands: Vec<Cand> = (1..k).map(|c| Cand::Sample(c as u64)).collect();
+                let mut sc = Vec::with_capacity(k);
+                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
+                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+            }
+            Variant::Parallel {
+                k,
+                sigma,
+                noise,
+                target: _,
+            } => {
+                let cands = ctx.parallel_cands(k, sigma, noise);
+                let mut sc = Vec::with_capacity(k);
+                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
+                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+            }
+            Variant::Serial {
+                rounds: r,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            } => {
+                let (done, rr, ex) = ctx.serial(
+                    r, pairs, sigma, step, trust, patience, scratch, pool, &mut best,
+                )?;
+                candidates += done;
+                rounds = rr;
+                exhausted = ex;
+            }
+            Variant::Exhaustive => {
+                let (done, ex) = ctx.exhaustive(scratch, &mut best)?;
+                candidates += done;
+                exhausted = ex;
+            }
+        }
+        Ok(Response {
+            list: best.list,
+            score: best.score,
+            baseline_list,
+            baseline_score,
+            winner: best.winner,
+            candidates,
+            rounds,
+            budget_exhausted: exhausted,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    fn validate(&self, req: &Request<'_>) -> Result<usize, ServeError> {
+        let cfg = &self.cfg;
+        let n = req.items.rows();
+        if n == 0 {
+            return Err(ServeError::NoCandidates);
+        }
+        if n > cfg.max_candidates {
+            return Err(ServeError::TooManyCandidates {
+                n,
+                max: cfg.max_candidates,
+            });
+        }
+        if req.len == 0 || req.len > n || req.len > cfg.max_len {
+            return Err(ServeError::BadLength {
+                len: req.len,
+                n,
+                max_len: cfg.max_len,
+            });
+        }
+        if req.items.cols() != cfg.d_x {
+            return Err(ServeError::FeatureWidth {
+                what: "items",
+                got: req.items.cols(),
+                expected: cfg.d_x,
+            });
+        }
+        if req.user.len() != cfg.d_u {
+            return Err(ServeError::FeatureWidth {
+                what: "user",
+                got: req.user.len(),
+                expected: cfg.d_u,
+            });
+        }
+        if let Some(i) = req.user.iter().position(|v| !v.is_finite()) {
+            return Err(ServeError::NonFinite {
+                what: "user",
+                index: i,
+            });
+        }
+        for r in 0..n {
+            if let Some(j) = req.items.row(r).iter().position(|v| !v.is_finite()) {
+                return Err(ServeError::NonFinite {
+                    what: "items",
+                    index: r * cfg.d_x + j,
+                });
+            }
+        }
+        let bad = |s: &str| Err(ServeError::BadKnob(s.to_string()));
+        let sigma_ok = |s: f32| s.is_finite() && s >= 0.0;
+        match req.variant {
+            Variant::Baseline => {}
+            Variant::BestOfK { k } if k == 0 || k > MAX_K => return bad("K must be in 1..=1024"),
+            Variant::Parallel { k, .. } if k == 0 || k > MAX_K => {
+                return bad("K must be in 1..=1024")
+            }
+            Variant::Parallel { sigma, .. } if !sigma_ok(sigma) => {
+                return bad("sigma must be finite and ≥ 0")
+            }
+            Variant::Parallel {
+                noise: NoiseSpec::LowRank(r),
+                ..
+            } if r == 0 || r > 64 => return bad("low rank must be in 1..=64"),
+            Variant::Serial {
+                rounds,
+                pairs,
+                sigma,
+                step,
+                trust,
+                ..
+            } => {
+                if rounds == 0 || rounds > 1000 || pairs == 0 || pairs > MAX_K / 2 {
+                    return bad("rounds in 1..=1000, pairs in 1..=512");
+                }
+                if !(sigma_ok(sigma) && sigma_ok(step) && sigma_ok(trust)) {
+                    return bad("sigma, step and trust must be finite and ≥ 0");
+                }
+            }
+            Variant::Exhaustive if n > EXHAUSTIVE_MAX_N || req.len > EXHAUSTIVE_MAX_L => {
+                return bad("exhaustive needs N ≤ 10 and L ≤ 5")
+            }
+            _ => {}
+        }
+        Ok(n)
+    }
+}
+
+struct Best {
+    list: Vec<usize>,
+    score: f32,
+    winner: usize,
+}
+
+impl Best {
+    /// Strictly better only: ties keep the earlier (lower-index) candidate.
+    fn offer(&mut self, list: &[usize], score: f32, idx: usize) {
+        if score > self.score {
+            self.list.clear();
+            self.list.extend_from_slice(list);
+            self.score = score;
+            self.winner = idx;
+        }
+    }
+}
+
+impl Ctx<'_, '_> {
+    fn be(&self) -> last_kernels::Backend {
+        self.m.backend
+    }
+    fn h(&self) -> usize {
+        self.m.cfg.hidden
+    }
+
+    /// `e1 = ReLU(W1 [x_i; u; mean x])`, and for key-perturbing variants the
+    /// shared `h` and keys.
+    fn encode_shared(&self, s: &mut Scratch) -> Result<(), ServeError> {
+        let (n, dx, du, h) = (self.n, self.m.cfg.d_x, self.m.cfg.d_u, self.h());
+        let w = 2 * dx + du;
+        let enc = grow(&mut s.enc_in, n * w);
+        let mut mean = vec![0f32; dx];
+        for i in 0..n {
+            for (m, v) in mean.iter_mut().zip(self.req.items.row(i)) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f32);
+        for i in 0..n {
+            let row = &mut enc[i * w..(i + 1) * w];
+            row[..dx].copy_from_slice(self.req.items.row(i));
+            row[dx..dx + du].copy_from_slice(self.req.user);
+            row[dx + du..].copy_from_slice(&mean);
+        }
+        let g = &self.m.gen;
+        let e1 = grow(&mut s.e1, n * h);
+        g.w1.forward(
+            self.be(),
+            MatRef::new(&s.enc_in[..n * w], n, w)?,
+            Activation::Relu,
+            MatMut::new(e1, n, h)?,
+        )?;
+        let h0 = grow(&mut s.h0, n * h);
+        g.w2.forward(
+            self.be(),
+            MatRef::new(&s.e1[..n * h], n, h)?,
+            Activation::Relu,
+            MatMut::new(h0, n, h)?,
+        )?;
+        let k0 = grow(&mut s.keys0, n * h);
+        g.a.forward(
+            self.be(),
+            MatRef::new(&s.h0[..n * h], n, h)?,
+            Activation::Identity,
+            MatMut::new(k0, n, h)?,
+        )?;
+        Ok(())
+    }
+
+    fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec) -> Vec<Cand> {
+        let (kind, anti) = match noise {
+            NoiseSpec::Rademacher => (NoiseKind::Rademacher, false),
+            NoiseSpec::Antithetic => (NoiseKind::Gaussian, true),
+            _ => (NoiseKind::Gaussian, false),
+        };
+        let target = match self.req.variant {
+            Variant::Parallel { target, .. } => target,
+            _ => Target::W2,
+        };
+        let layer = match target {
+            Target::W2 => &self.m.gen.w2,
+            Target::Keys => &self.m.gen.a,
+        };
+        let scale = sigma * layer.rms();
+        (1..k)
+            .map(|c| {
+                let nz = Noise {
+                    seed: self.req.seed,
+                    candidate: (c - 1) as u32,
+                    kind,
+                    antithetic: anti,
+                };
+                match noise {
+                    NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
+                    _ => Cand::Noise(nz, scale),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs `cands` (numbered from `first`) in fixed chunks, in parallel when
+    /// a pool is given, offering each list to `best`. Returns every
+    /// candidate's score in order (NaN where the deadline skipped its chunk)
+    /// and whether anything was skipped.
+    #[allow(clippy::too_many_arguments)]
+    fn run_all(
+        &self,
+        cands: &[Cand],
+        first: usize,
+        base: Option<&[f32]>,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+        scores: &mut Vec<f32>,
+    ) -> Result<bool, ServeError> {
+        let nchunks = cands.len().div_ceil(CHUNK);
+        grow(&mut s.chunks, nchunks.max(1));
+        let l = self.req.len;
+        let Scratch {
+            chunks,
+            e1,
+            h0,
+            keys0,
+            ..
+        } = s;
+        let sh = Shared {
+            e1: &e1[..],
+            h0: &h0[..],
+            keys0: &keys0[..],
+        };
+        let job = |(ci, buf): (usize, &mut ChunkBufs)| -> Result<bool, ServeError> {
+            if Instant::now() >= self.deadline {
+                return Ok(false);
+            }
+            let lo = ci * CHUNK;
+            let hi = (lo + CHUNK).min(cands.len());
+            self.chunk(&cands[lo..hi], base, buf, &sh)?;
+            Ok(true)
+        };
+        let ran: Vec<Result<bool, ServeError>> = match pool {
+            Some(p) if nchunks > 1 => p.install(|| {
+                chunks[..nchunks]
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(job)
+                    .collect()
+            }),
+            _ => chunks[..nchunks].iter_mut().enumerate().map(job).collect(),
+        };
+        scores.clear();
+        let mut skipped = false;
+        for (ci, r) in ran.into_iter().enumerate() {
+            let lo = ci * CHUNK;
+            let cnt = (lo + CHUNK).min(cands.len()) - lo;
+            if r? {
+                let buf = &chunks[ci];
+                for j in 0..cnt {
+                    let sc = buf.out_scores[j];
+                    best.offer(&buf.lists[j * l..(j + 1) * l], sc, first + lo + j);
+                    scores.push(sc);
+                }
+            } else {
+                skipped = true;
+                scores.extend(std::iter::repeat_n(f32::NAN, cnt));
+            }
+        }
+        Ok(skipped)
+    }
+
+    /// One chunk of candidates: encoder output per candidate, batched
+    /// decoding, batched evaluation. Writes `buf.lists` and `buf.out_scores`.
+    fn chunk(
+        &self,
+        cands: &[Cand],
+        base: Option<&[f32]>,
+        b: &mut ChunkBufs,
+        sh: &Shared<'_>,
+    ) -> Result<(), ServeError> {
+        let be = self.be();
+        let g = &self.m.gen;
+        let (n, h, du, l) = (self.n, self.h(), self.m.cfg.d_u, self.req.len);
+        let c = cands.len();
+        let nh = n * h;
+        grow(&mut b.h, c * nh);
+        grow(&mut b.keys, c * nh);
+        let target = match self.req.variant {
+            Variant::Parallel { target, .. } => target,
+            _ => Target::W2,
+        };
+        let w2 = match base {
+            Some(d) => last_kernels::Weights::F32(pack::PackedF32::from_packed(
+                &d[..pack::packed_len(h, h)],
+                h,
+                h,
+            )?),
+            None => g.w2.packed(),
+        };
+        let e1 = MatRef::new(&sh.e1[..nh], n, h)?;
+        let h0 = MatRef::new(&sh.h0[..nh], n, h)?;
+        for (j, cand) in cands.iter().enumerate() {
+            let (hs, ks) = (j * nh, (j + 1) * nh);
+            // h_j
+            let perturb_w2 = target == Target::W2 || base.is_some();
+            match cand {
+                Cand::Noise(nz, sigma) if perturb_w2 => {
+                    let panel = grow(&mut b.panel, perturbed_scratch_len(h));
+                    be.dense_perturbed(
+                        e1,
+                        w2,
+                        nz,
+                        *sigma,
+                        Some(g.w2.bias()),
+                        Activation::Relu,
+                        MatMut::new(&mut b.h[hs..ks], n, h)?,
+                        panel,
+                    )?;
+                }
+                Cand::LowRank(nz, r, sigma) if perturb_w2 => {
+                    let lr = low_rank(
+                        &mut b.lr_u,
+                        &mut b.lr_up,
+                        &mut b.lr_vt,
+                        nz,
+                        *r,
+                        *sigma,
+                        h,
+                        h,
+                    )?;
+                    be.dense_low_rank(
+                        e1,
+                        w2,
+                        lr,
+                        Some(g.w2.bias()),
+                        Activation::Relu,
+                        MatMut::new(&mut b.h[hs..ks], n, h)?,
+                        grow(&mut b.lr_t, n * r),
+                    )?;
+                }
+                _ if base.is_some() => {
+                    be.dense(
+                        e1,
+                        w2,
+                        Some(g.w2.bias()),
+                        Activation::Relu,
+                        MatMut::new(&mut b.h[hs..ks], n, h)?,
+                    )?;
+                }
+                _ => b.h[hs..ks].copy_from_slice(&sh.h0[..nh]),
+            }
+            // keys_j
+            match cand {
+                Cand::Noise(nz, sigma) if !perturb_w2 => {
+                    let panel = grow(&mut b.panel, perturbed_scratch_len(h));
+                    be.dense_perturbed(
+                        h0,
+                        g.a.packed(),
+                        nz,
+                        *sigma,
+                        Some(g.a.bias()),
+                        Activation::Identity,
+                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
+                        panel,
+                    )?;
+                }
+                Cand::LowRank(nz, r, sigma) if !perturb_w2 => {
+                    let lr = low_rank(
+                        &mut b.lr_u,
+                        &mut b.lr_up,
+                        &mut b.lr_vt,
+                        nz,
+                        *r,
+                        *sigma,
+                        h,
+                        h,
+                    )?;
+                    be.dense_low_rank(
+                        h0,
+                        g.a.packed(),
+                        lr,
+                        Some(g.a.bias()),
+                        Activation::Identity,
+                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
+                        grow(&mut b.lr_t, n * r),
+                    )?;
+                }
+                Cand::Plain | Cand::Sample(_) if base.is_none() => {
+                    b.keys[hs..ks].copy_from_slice(&sh.keys0[..nh])
+                }
+                _ if !perturb_w2 => b.keys[hs..ks].copy_from_slice(&sh.keys0[..nh]),
+                _ => g.a.forward(
+                    be,
+                    MatRef::new(&b.h[hs..ks], n, h)?,
+                    Activation::Identity,
+                    MatMut::new(&mut b.keys[hs..ks], n, h)?,
+                )?,
+            }
+        }
+        // s_0 = tanh(W0 [mean h; u])
+        let w0in = h + du;
+        let s_in = grow(&mut b.s_in, c * 2 * h);
+        for j in 0..c {
+            let row = &mut s_in[j * w0in..(j + 1) * w0in];
+            row[..h].fill(0.0);
+            for i in 0..n {
+                for (m, v) in row[..h]
+                    .iter_mut()
+                    .zip(&b.h[j * nh + i * h..j * nh + (i + 1) * h])
+                {
+                    *m += v;
+                }
+            }
+            row[..h].iter_mut().for_each(|m| *m /= n as f32);
+            row[h..].copy_from_slice(self.req.user);
+        }
+        grow(&mut b.s, c * h);
+        g.w0.forward(
+            be,
+            MatRef::new(&b.s_in[..c * w0in], c, w0in)?,
+            Activation::Tanh,
+            MatMut::new(&mut b.s[..c * h], c, h)?,
+        )?;
+        // Decode L steps, all candidates of the chunk batched.
+        let taken = grow(&mut b.taken, c * n);
+        taken.fill(false);
+        grow(&mut b.q, c * h);
+        grow(&mut b.scores, n);
+        grow(&mut b.lists, c * l);
+        for t in 0..l {
+            g.b.forward(
+                be,
+                MatRef::new(&b.s[..c * h], c, h)?,
+                Activation::Identity,
+                MatMut::new(&mut b.q[..c * h], c, h)?,
+            )?;
+            for (j, cand) in cands.iter().enumerate() {
+                let tk = &mut b.taken[j * n..(j + 1) * n];
+                be.pointer_scores(
+                    MatRef::new(&b.keys[j * nh..(j + 1) * nh], n, h)?,
+                    &b.q[j * h..(j + 1) * h],
+                    &g.v,
+                    Some(tk),
+                    &mut b.scores[..n],
+                )?;
+                let pick = match cand {
+                    Cand::Sample(stream) => gumbel_argmax(
+                        &b.scores[..n],
+                        Some(tk),
+                        self.req.seed,
+                        (stream << 8) | t as u64,
+                    )?,
+                    _ => argmax_masked(&b.scores[..n], tk)?,
+                };
+                let pick = pick.ok_or(ServeError::BadLength {
+                    len: l,
+                    n,
+                    max_len: self.m.cfg.max_len,
+                })?;
+                tk[pick] = true;
+                b.lists[j * l + t] = pick;
+            }
+            if t + 1 < l {
+                let s_in = &mut b.s_in[..c * 2 * h];
+                for j in 0..c {
+                    let pick = b.lists[j * l + t];
+                    s_in[j * 2 * h..j * 2 * h + h].copy_from_slice(&b.s[j * h..(j + 1) * h]);
+                    s_in[j * 2 * h + h..(j + 1) * 2 * h]
+                        .copy_from_slice(&b.h[j * nh + pick * h..j * nh + (pick + 1) * h]);
+                }
+                g.ws.forward(
+                    be,
+                    MatRef::new(&b.s_in[..c * 2 * h], c, 2 * h)?,
+                    Activation::Tanh,
+                    MatMut::new(&mut b.s[..c * h], c, h)?,
+                )?;
+            }
+        }
+        let lists = std::mem::take(&mut b.lists);
+        let r = self.evaluate(&lists[..c * l], c, b);
+        b.lists = lists;
+        r
+    }
+
+    /// Scores `count` lists of length L (row-major in `lists`) with the
+    /// evaluator, one batched forward pass; writes `b.out_scores[..count]`.
+    fn evaluate(&self, lists: &[usize], count: usize, b: &mut ChunkBufs) -> Result<(), ServeError> {
+        let be = self.be();
+        let cfg = &self.m.cfg;
+        let ev = &self.m.eval;
+        let (l, dx, du, pd) = (self.req.len, cfg.d_x, cfg.d_u, cfg.pos_dim);
+        let zin = cfg.eval_in();
+        let rows = count * l;
+        let z = grow(&mut b.z, rows * zin);
+        let above = grow(&mut b.above, dx);
+        for j in 0..count {
+            above.fill(0.0);
+            for t in 0..l {
+                let item = lists[j * l + t];
+                let row = &mut z[(j * l + t) * zin..(j * l + t + 1) * zin];
+                row[..dx].copy_from_slice(self.req.items.row(item));
+                row[dx..dx + du].copy_from_slice(self.req.user);
+                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
+                for (o, a) in row[dx + du..2 * dx + du].iter_mut().zip(above.iter()) {
+                    *o = a * inv;
+                }
+                row[2 * dx + du..].copy_from_slice(&ev.pos[t * pd..(t + 1) * pd]);
+                for (a, x) in above.iter_mut().zip(self.req.items.row(item)) {
+                    *a += x;
+                }
+            }
+        }
+        let (h1, h2) = (cfg.eval_h1, cfg.eval_h2);
+        grow(&mut b.e1, rows * h1);
+        grow(&mut b.e2, rows * h2);
+        grow(&mut b.c, rows);
+        ev.l1.forward(
+            be,
+            MatRef::new(&b.z[..rows * zin], rows, zin)?,
+            Activation::Relu,
+            MatMut::new(&mut b.e1[..rows * h1], rows, h1)?,
+        )?;
+        ev.l2.forward(
+            be,
+            MatRef::new(&b.e1[..rows * h1], rows, h1)?,
+            Activation::Relu,
+            MatMut::new(&mut b.e2[..rows * h2], rows, h2)?,
+        )?;
+        ev.l3.forward(
+            be,
+            MatRef::new(&b.e2[..rows * h2], rows, h2)?,
+            Activation::Sigmoid,
+            MatMut::new(&mut b.c[..rows], rows, 1)?,
+        )?;
+        let out = grow(&mut b.out_scores, count);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = (0..l)
+                .map(|t| cfg.position_weight(t) * b.c[j * l + t])
+                .sum();
+        }
+        Ok(())
+    }
+
+    /// Serial LAST: antithetic ES rounds on Δθ (W2), normalised steps in a
+    /// trust region. Returns (lists scored, rounds, budget exhausted).
+    #[allow(clippy::too_many_arguments)]
+    fn serial(
+        &self,
+        rounds: usize,
+        pairs: usize,
+        sigma: f32,
+        step: f32,
+        trust: f32,
+        patience: usize,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> Result<(usize, usize, bool), ServeError> {
+        let be = self.be();
+        let w2 = &self.m.gen.w2;
+        let h = self.h();
+        let len = pack::packed_len(h, h);
+        let norm_w = w2.rms() * ((h * h) as f32).sqrt();
+        let scale = sigma * w2.rms();
+        grow(&mut s.delta, len).fill(0.0);
+        grow(&mut s.grad, len);
+        grow(&mut s.eps, len);
+        let mut base = std::mem::take(&mut s.base);
+        grow(&mut base, len.div_ceil(16));
+        // Base = W2 (widened) + Δθ; Δθ starts at 0.
+        let w2_at = |i: usize| -> f32 {
+            match w2.packed() {
+                last_kernels::Weights::F32(p) => p.data()[i],
+                last_kernels::Weights::F16(p) => half::f16::from_bits(p.data()[i]).to_f32(),
+            }
+        };
+        {
+            let bf = &mut pack::as_f32_mut(&mut base)[..len];
+            for (i, v) in bf.iter_mut().enumerate() {
+                *v = w2_at(i);
+            }
+        }
+        let zeros_blocks = vec![pack::Block32::default(); len.div_ceil(16)];
+        let zeros =
+            pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
+        let mut done = 0;
+        let mut stale = 0;
+        let mut scores = Vec::with_capacity(2 * pairs);
+        let mut r = 0;
+        let mut exhausted = false;
+        while r < rounds {
+            if Instant::now() >= self.deadline {
+                exhausted = true;
+                break;
+            }
+            let cands: Vec<Cand> = (0..2 * pairs)
+                .map(|i| {
+                    Cand::Noise(
+                        Noise {
+                            seed: self.req.seed,
+                            candidate: (r * 2 * pairs + i) as u32,
+                            kind: NoiseKind::Gaussian,
+                            antithetic: true,
+                        },
+                        scale,
+                    )
+                })
+                .collect();
+            let before = best.score;
+            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(&base)[..len];
+            let skipped =
+                self.run_all(&cands, 1 + done, Some(basef), s, pool, best, &mut scores)?;
+            done += scores.iter().filter(|v| !v.is_nan()).count();
+            r += 1;
+            if skipped {
+                exhausted = true;
+                break;
+            }
+            stale = if best.score > before { 0 } else { stale + 1 };
+            if stale >= patience {
+                break;
+            }
+            // g = Σ_q (R⁺_q − R⁻_q) ε_q ; step along g/‖g‖.
+            let grad = &mut s.grad[..len];
+            grad.fill(0.0);
+            let mut any = false;
+            for q in 0..pairs {
+                let d = scores[2 * q] - scores[2 * q + 1];
+                if d == 0.0 || !d.is_finite() {
+                    continue;
+                }
+                any = true;
+                if let Cand::Noise(nz, _) = &cands[2 * q] {
+                    be.perturb_weights(zeros.into(), nz, 1.0, &mut s.eps[..len])?;
+                }
+                for (gv, e) in grad.iter_mut().zip(&s.eps[..len]) {
+                    *gv += d * e;
+                }
+            }
+            if !any {
+                continue;
+            }
+            let gn = grad.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if gn == 0.0 || !gn.is_finite() {
+                continue;
+            }
+            let k = step * norm_w / gn;
+            let delta = &mut s.delta[..len];
+            for (dv, gv) in delta.iter_mut().zip(grad.iter()) {
+                *dv += k * gv;
+            }
+            let dn = delta.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let cap = trust * norm_w;
+            if dn > cap && dn > 0.0 {
+                let f = cap / dn;
+                delta.iter_mut().for_each(|v| *v *= f);
+            }
+            let bf = &mut pack::as_f32_mut(&mut base)[..len];
+            for (i, (v, dv)) in bf.iter_mut().zip(delta.iter()).enumerate() {
+                *v = w2_at(i) + dv;
+            }
+        }
+        s.base = base;
+        Ok((done, r, exhausted))
+    }
+
+    /// Scores every ordered selection in batches; the first maximum wins.
+    fn exhaustive(&self, s: &mut Scratch, best: &mut Best) -> Result<(usize, bool), ServeError> {
+        const BATCH: usize = 128;
+        let l = self.req.len;
+        let mut perms = Permutations::new(self.n, l)?;
+        let buf = &mut grow(&mut s.chunks, 1)[0];
+        let pbytes = grow(&mut s.perm, BATCH * l);
+        let mut done = 0;
+        loop {
+            if Instant::now() >= self.deadline {
+                return Ok((done, perms.remaining() > 0));
+            }
+            let got = perms.fill_batch(pbytes);
+            if got == 0 {
+                return Ok((done, false));
+            }
+            let lists = grow(&mut buf.lists, got * l);
+            for (d, p) in lists.iter_mut().zip(pbytes.iter()) {
+                *d = *p as usize;
+            }
+            let lists = std::mem::take(&mut buf.lists);
+            let r = self.evaluate(&lists[..got * l], got, buf);
+            buf.lists = lists;
+            r?;
+            for j in 0..got {
+                best.offer(
+                    &buf.lists[j * l..(j + 1) * l],
+                    buf.out_scores[j],
+                    1 + done + j,
+                );
+            }
+            done += got;
+        }
+    }
+}
+
+/// Shared, read-only encoder outputs of a request.
+struct Shared<'a> {
+    e1: &'a [f32],
+    h0: &'a [f32],
+    keys0: &'a [f32],
+}
+
+/// Draws `U` (n × r, packed) and `Vᵀ` (r × k) for a low-rank candidate.
+/// Entries are unit-variance, so `σ/√r` gives `U·Vᵀ` entries the same
+/// standard deviation σ as full-rank noise.
+#[allow(clippy::too_many_arguments)]
+fn low_rank<'b>(
+    u: &'b mut Vec<f32>,
+    up: &'b mut Vec<f32>,
+    vt: &'b mut Vec<f32>,
+    nz: &Noise,
+    r: usize,
+    sigma: f32,
+    n_out: usize,
+    k_in: usize,
+) -> Result<LowRank<'b>, ServeError> {
+    let uu = grow(u, n_out * r);
+    nz.fill(0, uu);
+    nz.fill((n_out * r) as u32, grow(vt, r * k_in));
+    let upk = grow(up, pack::packed_len(n_out, r));
+    let u = pack::pack_f32(&u[..n_out * r], n_out, r, upk)?;
+    Ok(LowRank {
+        u,
+        vt: MatRef::new(&vt[..r * k_in], r, k_in)?,
+        sigma: sigma / (r as f32).sqrt(),
+    })
+}
