@@ -429,21 +429,33 @@ unsafe fn narrow<S: Simd, E: PanelElem>(
     y: &mut MatMut<'_>,
 ) {
     let m = x.rows();
-    let mut col = [0f32; NARROW_K + 8];
+    let (lda, ldc) = (x.stride(), y.stride());
+    let (x0, y0) = (x.ptr(), y.ptr());
+    // Only the first k + 8 entries are ever read; no need to zero 4 KiB.
+    let mut col = core::mem::MaybeUninit::<[f32; NARROW_K + 8]>::uninit();
+    let cp = col.as_mut_ptr() as *mut f32;
     for j in 0..n {
-        for (kk, c) in col.iter_mut().enumerate().take(k) {
-            // SAFETY: the first panel holds k rows of 16 elements, j < 16.
-            *c = unsafe { *panel0.add(kk * PANEL + j) }.to_f32();
+        // SAFETY: k + 8 <= NARROW_K + 8 entries written before any read; the
+        // first panel holds k rows of 16 elements and j < 16.
+        unsafe {
+            for kk in 0..k {
+                *cp.add(kk) = (*panel0.add(kk * PANEL + j)).to_f32();
+            }
+            for kk in k..k + 8 {
+                *cp.add(kk) = 0.0; // the tail load of the last vector reads zeros
+            }
         }
         let b = bias.map_or(0.0, |b| b[j]);
-        let cp = col.as_ptr();
         for i0 in (0..m).step_by(8) {
             let rows = (m - i0).min(8);
             // Rows past the end alias row i0 (valid memory); their sums are dropped.
-            let xr: [*const f32; 8] =
-                core::array::from_fn(|r| x.row(i0 + if r < rows { r } else { 0 }).as_ptr());
+            let mut xr = [x0; 8];
+            for (r, p) in xr.iter_mut().enumerate() {
+                // SAFETY: i0 + r < m rows (or i0 itself).
+                *p = unsafe { x0.add((i0 + if r < rows { r } else { 0 }) * lda) };
+            }
             let mut sums = [0f32; 8];
-            // SAFETY: loads stay below k for every row and for `col`.
+            // SAFETY: loads stay below k for every row and below k + 8 for `col`.
             unsafe {
                 // 8 rows × one accumulator each: 8 independent FMA chains.
                 let mut acc = [S::zero(); 8];
@@ -456,22 +468,17 @@ unsafe fn narrow<S: Simd, E: PanelElem>(
                     kk += 8;
                 }
                 if kk < k {
-                    let w = S::load(cp.add(kk)); // col is zero past k
+                    let w = S::load(cp.add(kk));
                     for (a, p) in acc.iter_mut().zip(&xr) {
                         *a = S::fma(S::load_partial(p.add(kk), k - kk), w, *a);
                     }
                 }
-                for (s, a) in sums.iter_mut().zip(acc) {
-                    *s = S::reduce_add(a);
-                }
-            }
-            // SAFETY: `sums` holds 8 floats.
-            unsafe {
-                let v = S::add(S::load(sums.as_ptr()), S::splat(b));
+                let v = S::add(S::reduce8(acc), S::splat(b));
                 S::store(sums.as_mut_ptr(), act.apply_v::<S>(v));
             }
             for (r, s) in sums.iter().enumerate().take(rows) {
-                y.row_mut(i0 + r)[j] = *s;
+                // SAFETY: row i0 + r < m, column j < n <= ldc.
+                unsafe { *y0.add((i0 + r) * ldc + j) = *s };
             }
         }
     }

@@ -55,6 +55,7 @@ impl<'a> MatRef<'a> {
         self.stride
     }
     /// Row `i` (panics if `i >= rows`, like slice indexing).
+    #[inline]
     pub fn row(&self, i: usize) -> &'a [f32] {
         assert!(i < self.rows, "row {i} of {}", self.rows);
         if self.cols == 0 {
@@ -118,6 +119,7 @@ impl<'a> MatMut<'a> {
         self.stride
     }
     /// Row `i`, mutable (panics if `i >= rows`, like slice indexing).
+    #[inline]
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
         assert!(i < self.rows, "row {i} of {}", self.rows);
         if self.cols == 0 {

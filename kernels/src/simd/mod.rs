@@ -69,6 +69,15 @@ pub(crate) trait Simd: Copy {
     unsafe fn xor(a: Self::F, b: Self::F) -> Self::F;
     /// Horizontal sum (order: pairwise, ISA-specific).
     unsafe fn reduce_add(a: Self::F) -> f32;
+    /// Lane `i` of the result is the horizontal sum of `a[i]` (a transpose-add).
+    #[inline(always)]
+    unsafe fn reduce8(a: [Self::F; 8]) -> Self::F {
+        let mut t = [0f32; 8];
+        for (o, v) in t.iter_mut().zip(a) {
+            *o = unsafe { Self::reduce_add(v) };
+        }
+        unsafe { Self::load(t.as_ptr()) }
+    }
 
     unsafe fn usplat(x: u32) -> Self::U;
     /// `[0, 1, ..., 7]`.
