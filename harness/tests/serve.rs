@@ -1,0 +1,368 @@
+//! The serving contract (DESIGN §3) on a small model: Δθ is transient, the
+//! served list never scores below the baseline, exhaustive is an upper
+//! bound, lists are valid, results are deterministic across thread counts,
+//! bad input gets typed errors, and weights survive a save/load round trip.
+
+use last::model::{Config, Dtype, Model};
+use last::scenario::Features;
+use last::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
+use last_kernels::{Backend, MatRef};
+use std::time::Duration;
+
+fn tiny(dtype: Dtype) -> Config {
+    Config {
+        d_x: 8,
+        d_u: 4,
+        hidden: 16,
+        eval_h1: 16,
+        eval_h2: 8,
+        pos_dim: 4,
+        max_len: 5,
+        max_candidates: 32,
+        dtype,
+        position_weights: None,
+    }
+}
+
+fn variants() -> Vec<Variant> {
+    let par = |noise, target| Variant::Parallel {
+        k: 9,
+        sigma: 0.3,
+        noise,
+        target,
+    };
+    vec![
+        Variant::Baseline,
+        Variant::BestOfK { k: 6 },
+        par(NoiseSpec::Gaussian, Target::W2),
+        par(NoiseSpec::Rademacher, Target::W2),
+        par(NoiseSpec::Antithetic, Target::W2),
+        par(NoiseSpec::LowRank(2), Target::Keys),
+        par(NoiseSpec::LowRank(1), Target::W2),
+        par(NoiseSpec::Gaussian, Target::Keys),
+        Variant::Serial {
+            rounds: 4,
+            pairs: 2,
+            sigma: 0.3,
+            step: 0.05,
+            trust: 0.5,
+            patience: 4,
+        },
+    ]
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn serve(m: &Model, f: &Features, len: usize, seed: u64, v: Variant) -> last::serve::Response {
+    let req = f.request(m.cfg.d_x, len, seed, v, LONG);
+    m.serve(&req, &mut Scratch::default(), None).unwrap()
+}
+
+#[test]
+fn lists_are_valid_and_never_below_baseline() {
+    let m = Model::random(tiny(Dtype::F32), 1, Backend::detect()).unwrap();
+    for seed in 0..20u64 {
+        let n = 5 + (seed as usize % 20);
+        let f = Features::random(&m.cfg, n, seed);
+        let len = 1 + seed as usize % 5;
+        for v in variants() {
+            let r = serve(&m, &f, len, seed, v);
+            assert_eq!(r.list.len(), len, "{v:?}");
+            let mut seen = vec![false; n];
+            for &i in &r.list {
+                assert!(
+                    i < n && !seen[i],
+                    "{v:?}: bad or repeated item {i} in {:?}",
+                    r.list
+                );
+                seen[i] = true;
+            }
+            assert!(
+                r.score >= r.baseline_score,
+                "{v:?}: {} < {}",
+                r.score,
+                r.baseline_score
+            );
+            assert!(r.score.is_finite());
+            if r.winner == 0 {
+                assert_eq!(r.list, r.baseline_list);
+            }
+        }
+    }
+}
+
+#[test]
+fn search_finds_better_lists_than_the_baseline() {
+    // Not a guarantee per request, but over 20 requests σ = 0.3 must move
+    // the lists: a search that never wins is not searching.
+    let m = Model::random(tiny(Dtype::F32), 2, Backend::detect()).unwrap();
+    let mut wins = 0;
+    for seed in 0..20u64 {
+        let f = Features::random(&m.cfg, 12, seed);
+        let r = serve(&m, &f, 4, seed, variants()[2]);
+        wins += (r.winner != 0) as usize;
+    }
+    assert!(
+        wins > 0,
+        "parallel LAST never beat the baseline in 20 requests"
+    );
+}
+
+#[test]
+fn exhaustive_is_an_upper_bound() {
+    let m = Model::random(tiny(Dtype::F32), 3, Backend::detect()).unwrap();
+    for seed in 0..8u64 {
+        let f = Features::random(&m.cfg, 7, seed);
+        let ex = serve(&m, &f, 3, seed, Variant::Exhaustive);
+        assert_eq!(ex.candidates, 1 + 7 * 6 * 5);
+        for v in variants() {
+            let r = serve(&m, &f, 3, seed, v);
+            assert!(
+                ex.score >= r.score,
+                "{v:?} scored {} above the exhaustive optimum {}",
+                r.score,
+                ex.score
+            );
+        }
+    }
+}
+
+#[test]
+fn deterministic_across_runs_and_thread_counts() {
+    let m = Model::random(tiny(Dtype::F32), 4, Backend::detect()).unwrap();
+    let pools: Vec<rayon::ThreadPool> = [1, 2, 3]
+        .iter()
+        .map(|&t| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for seed in 0..6u64 {
+        let f = Features::random(&m.cfg, 20, seed);
+        for v in variants() {
+            let req = f.request(m.cfg.d_x, 5, seed, v, LONG);
+            let first = m.serve(&req, &mut Scratch::default(), None).unwrap();
+            let mut scratch = Scratch::default();
+            for p in &pools {
+                let r = m.serve(&req, &mut scratch, Some(p)).unwrap();
+                assert_eq!(
+                    (r.list.clone(), r.score, r.winner),
+                    (first.list.clone(), first.score, first.winner),
+                    "{v:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn model_bytes_unchanged_after_10000_mixed_requests_from_threads() {
+    let m = Model::random(tiny(Dtype::F32), 5, Backend::detect()).unwrap();
+    let before = m.weights_hash();
+    let vs = variants();
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let (m, vs) = (&m, &vs);
+            s.spawn(move || {
+                let mut scratch = Scratch::default();
+                for i in 0..2500u64 {
+                    let f = Features::random(&m.cfg, 6 + (i % 7) as usize, t * 10_000 + i);
+                    let v = vs[(i as usize) % vs.len()];
+                    let req = f.request(m.cfg.d_x, 3, i, v, LONG);
+                    m.serve(&req, &mut scratch, None).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(m.weights_hash(), before);
+}
+
+#[test]
+fn zero_budget_returns_the_baseline() {
+    let m = Model::random(tiny(Dtype::F32), 6, Backend::detect()).unwrap();
+    let f = Features::random(&m.cfg, 15, 1);
+    for v in variants() {
+        let req = f.request(m.cfg.d_x, 4, 1, v, Duration::ZERO);
+        let r = m.serve(&req, &mut Scratch::default(), None).unwrap();
+        assert_eq!(r.list, r.baseline_list, "{v:?}");
+        assert_eq!(r.candidates, 1, "{v:?}");
+        if v != Variant::Baseline {
+            assert!(r.budget_exhausted, "{v:?}");
+        }
+    }
+}
+
+#[test]
+fn f16_weights_serve_the_same_lists_as_f32() {
+    // Same weights (rounded to f16 for both): lists may differ only where two
+    // candidates' scores tie within the f16-vs-f32 accumulation tolerance;
+    // on these fixed cases they are identical, and scores agree to 1e-4.
+    let m32 = Model::random(tiny(Dtype::F32), 7, Backend::detect()).unwrap();
+    let dir = tempdir("f16");
+    let mut cfg16 = m32.cfg.clone();
+    cfg16.dtype = Dtype::F16;
+    let m16tmp = Model {
+        cfg: cfg16,
+        ..m32.clone()
+    };
+    m16tmp.save(&dir).unwrap();
+    let m16 = Model::load(&dir, Backend::detect()).unwrap();
+    // f32 model over the same f16-rounded values.
+    let mut cfg = m16.cfg.clone();
+    cfg.dtype = Dtype::F32;
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let m32r = Model::from_bytes(cfg, &bytes, Backend::detect()).unwrap();
+    for seed in 0..5u64 {
+        let f = Features::random(&m16.cfg, 10, seed);
+        for v in [Variant::Baseline, variants()[2]] {
+            let a = serve(&m16, &f, 4, seed, v);
+            let b = serve(&m32r, &f, 4, seed, v);
+            assert_eq!(a.list, b.list, "{v:?}");
+            assert!(
+                (a.score - b.score).abs() <= 1e-4,
+                "{} vs {}",
+                a.score,
+                b.score
+            );
+        }
+    }
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("last-test-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn save_load_round_trip_and_corrupt_files() {
+    let m = Model::random(tiny(Dtype::F32), 8, Backend::detect()).unwrap();
+    let dir = tempdir("rt");
+    m.save(&dir).unwrap();
+    let l = Model::load(&dir, Backend::detect()).unwrap();
+    assert_eq!(l.weights_hash(), m.weights_hash());
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    for cut in [0, 7, 8, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Model::from_bytes(m.cfg.clone(), &bytes[..cut], Backend::detect()).is_err());
+    }
+    let mut wrong = m.cfg.clone();
+    wrong.hidden = 17;
+    assert!(Model::from_bytes(wrong, &bytes, Backend::detect()).is_err());
+}
+
+#[test]
+fn bad_requests_get_typed_errors() {
+    let m = Model::random(tiny(Dtype::F32), 9, Backend::detect()).unwrap();
+    let before = m.weights_hash();
+    let f = Features::random(&m.cfg, 6, 0);
+    let mut s = Scratch::default();
+    let req = |items: MatRef<'static>, user: &'static [f32], len, v| Request {
+        user,
+        items,
+        len,
+        seed: 0,
+        variant: v,
+        budget: LONG,
+    };
+    let items: &'static [f32] = Box::leak(f.items.clone().into_boxed_slice());
+    let user: &'static [f32] = Box::leak(f.user.clone().into_boxed_slice());
+    let ok = MatRef::new(items, 6, 8).unwrap();
+    let cases: Vec<(Request<'static>, fn(&ServeError) -> bool)> = vec![
+        (
+            req(MatRef::new(&[], 0, 8).unwrap(), user, 1, Variant::Baseline),
+            |e| matches!(e, ServeError::NoCandidates),
+        ),
+        (req(ok, user, 0, Variant::Baseline), |e| {
+            matches!(e, ServeError::BadLength { .. })
+        }),
+        (req(ok, user, 7, Variant::Baseline), |e| {
+            matches!(e, ServeError::BadLength { .. })
+        }),
+        (
+            req(
+                MatRef::new(items, 8, 6).unwrap(),
+                user,
+                2,
+                Variant::Baseline,
+            ),
+            |e| matches!(e, ServeError::FeatureWidth { .. }),
+        ),
+        (req(ok, &user[..3], 2, Variant::Baseline), |e| {
+            matches!(e, ServeError::FeatureWidth { .. })
+        }),
+        (req(ok, user, 2, Variant::BestOfK { k: 0 }), |e| {
+            matches!(e, ServeError::BadKnob(_))
+        }),
+        (
+            req(
+                ok,
+                user,
+                2,
+                Variant::Parallel {
+                    k: 4,
+                    sigma: f32::NAN,
+                    noise: NoiseSpec::Gaussian,
+                    target: Target::W2,
+                },
+            ),
+            |e| matches!(e, ServeError::BadKnob(_)),
+        ),
+        (
+            req(
+                ok,
+                user,
+                2,
+                Variant::Parallel {
+                    k: 4,
+                    sigma: -1.0,
+                    noise: NoiseSpec::Gaussian,
+                    target: Target::W2,
+                },
+            ),
+            |e| matches!(e, ServeError::BadKnob(_)),
+        ),
+    ];
+    for (r, check) in cases {
+        let e = m.serve(&r, &mut s, None).unwrap_err();
+        assert!(check(&e), "unexpected error {e}");
+    }
+    let mut bad = f.items.clone();
+    bad[13] = f32::NAN;
+    let bad: &'static [f32] = Box::leak(bad.into_boxed_slice());
+    let e = m
+        .serve(
+            &req(MatRef::new(bad, 6, 8).unwrap(), user, 2, Variant::Baseline),
+            &mut s,
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ServeError::NonFinite {
+            what: "items",
+            index: 13
+        }
+    );
+    let big = Features::random(&m.cfg, 33, 0);
+    let big: &'static [f32] = Box::leak(big.items.into_boxed_slice());
+    let e = m
+        .serve(
+            &req(MatRef::new(big, 33, 8).unwrap(), user, 2, Variant::Baseline),
+            &mut s,
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        ServeError::TooManyCandidates { n: 33, max: 32 }
+    ));
+    let e = m.serve(&req(ok, user, 2, Variant::Exhaustive), &mut s, None);
+    assert!(e.is_ok());
+    // The model still serves, unchanged.
+    assert!(m
+        .serve(&req(ok, user, 2, Variant::Baseline), &mut s, None)
+        .is_ok());
+    assert_eq!(m.weights_hash(), before);
+}
