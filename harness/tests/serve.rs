@@ -269,7 +269,8 @@ fn bad_requests_get_typed_errors() {
     let items: &'static [f32] = Box::leak(f.items.clone().into_boxed_slice());
     let user: &'static [f32] = Box::leak(f.user.clone().into_boxed_slice());
     let ok = MatRef::new(items, 6, 8).unwrap();
-    let cases: Vec<(Request<'static>, fn(&ServeError) -> bool)> = vec![
+    type Case = (Request<'static>, fn(&ServeError) -> bool);
+    let cases: Vec<Case> = vec![
         (
             req(MatRef::new(&[], 0, 8).unwrap(), user, 1, Variant::Baseline),
             |e| matches!(e, ServeError::NoCandidates),
