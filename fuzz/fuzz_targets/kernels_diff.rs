@@ -191,27 +191,44 @@ fn sentinel_y(s: &Shape) -> Vec<f32> {
     vec![f32::from_bits(SENTINEL); len]
 }
 
-/// Checks y (computed by `isa`) against the f64 truth for effective weights
-/// `wget`, and that row padding is untouched. Returns Σ|x·w| + |b| per output.
-fn check_truth(
-    what: &str,
-    isa: &str,
-    s: &Shape,
-    x: &[f32],
-    wget: &dyn Fn(usize, usize) -> f32,
-    bias: Option<&[f32]>,
-    y: &[f32],
-) {
+/// f64 truth of every output: `(act(z), Σ|x·w| + |b|)`, row-major m × n.
+/// `wmat` is the effective weight matrix, row-major n × k, as f64.
+fn reference(s: &Shape, x: &[f32], wmat: &[f64], bias: Option<&[f32]>) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(s.m * s.n);
     for i in 0..s.m {
+        let xr = &x[i * s.lda..i * s.lda + s.k];
         for j in 0..s.n {
+            let wr = &wmat[j * s.k..(j + 1) * s.k];
             let mut z = bias.map_or(0.0, |b| b[j] as f64);
             let mut sum = z.abs();
-            for kk in 0..s.k {
-                let t = x[i * s.lda + kk] as f64 * wget(j, kk) as f64;
+            for (&xv, &wv) in xr.iter().zip(wr) {
+                let t = xv as f64 * wv;
                 z += t;
                 sum += t.abs();
             }
-            let r = act_f64(s.act, z);
+            out.push((act_f64(s.act, z), sum));
+        }
+    }
+    out
+}
+
+/// Effective weights `wget(j, kk)` as a row-major f64 matrix.
+fn wmatrix(n: usize, k: usize, wget: impl Fn(usize, usize) -> f32) -> Vec<f64> {
+    let mut w = Vec::with_capacity(n * k);
+    for j in 0..n {
+        for kk in 0..k {
+            w.push(wget(j, kk) as f64);
+        }
+    }
+    w
+}
+
+/// Checks y (computed by `isa`) against the f64 truth and that row padding
+/// is untouched.
+fn check_truth(what: &str, isa: &str, s: &Shape, refs: &[(f64, f64)], y: &[f32]) {
+    for i in 0..s.m {
+        for j in 0..s.n {
+            let (r, sum) = refs[i * s.n + j];
             let got = y[i * s.ldc + j];
             let tol = dense_tol(s.k, sum, r);
             assert!(
@@ -233,23 +250,11 @@ fn check_truth(
     }
 }
 
-/// Differential check of two outputs (`a` from the scalar path).
-fn check_diff(
-    what: &str,
-    isa: &str,
-    s: &Shape,
-    x: &[f32],
-    wget: &dyn Fn(usize, usize) -> f32,
-    bias: Option<&[f32]>,
-    a: &[f32],
-    b: &[f32],
-) {
+/// Differential check of two outputs (`a` is the reference side, e.g. scalar).
+fn check_diff(what: &str, isa: &str, s: &Shape, refs: &[(f64, f64)], a: &[f32], b: &[f32]) {
     for i in 0..s.m {
         for j in 0..s.n {
-            let mut sum = bias.map_or(0.0, |b| (b[j] as f64).abs());
-            for kk in 0..s.k {
-                sum += (x[i * s.lda + kk] as f64 * wget(j, kk) as f64).abs();
-            }
+            let sum = refs[i * s.n + j].1;
             let (ya, yb) = (a[i * s.ldc + j], b[i * s.ldc + j]);
             let tol = diff_tol(s.k, sum, ya as f64);
             let d = (ya as f64 - yb as f64).abs();
@@ -261,12 +266,6 @@ fn check_diff(
             );
         }
     }
-    // Padding: both must have left it alone.
-    assert_eq!(
-        bits(a).iter().filter(|&&v| v == SENTINEL).count(),
-        bits(b).iter().filter(|&&v| v == SENTINEL).count(),
-        "{what} scalar vs {isa} {s:?}: different number of untouched elements"
-    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -327,7 +326,7 @@ fuzz_target!(|data: &[u8]| {
         Packed::F32(buf)
     };
     let wts = packed.weights(n, k);
-    let wget = |j: usize, kk: usize| wts.get(j, kk);
+    let refs = reference(&s, &x, &wmatrix(n, k, |j, kk| wts.get(j, kk)), bias);
     let xm = || MatRef::with_stride(&x, m, k, s.lda).unwrap();
 
     // ---- f16 widening (exact on every path) ----
@@ -349,11 +348,11 @@ fuzz_target!(|data: &[u8]| {
         let mut y = sentinel_y(&s);
         let ym = MatMut::with_stride(&mut y, m, n, s.ldc).unwrap();
         b.dense(xm(), wts, bias, s.act, ym).unwrap();
-        check_truth("dense", b.isa().name(), &s, &x, &wget, bias, &y);
+        check_truth("dense", b.isa().name(), &s, &refs, &y);
         dense_out.push(y);
     }
     for (b, y) in backends.iter().zip(&dense_out).skip(1) {
-        check_diff("dense", b.isa().name(), &s, &x, &wget, bias, &dense_out[0], y);
+        check_diff("dense", b.isa().name(), &s, &refs, &dense_out[0], y);
     }
 
     // ---- perturb_weights: bit-identical everywhere, equal to w + σ·e ----
@@ -391,7 +390,7 @@ fuzz_target!(|data: &[u8]| {
         perturbed.push(out);
     }
     let wp = pack::PackedF32::from_packed(&perturbed[0], n, k).unwrap();
-    let wpget = |j: usize, kk: usize| wp.get(j, kk);
+    let prefs = reference(&s, &x, &wmatrix(n, k, |j, kk| wp.get(j, kk)), bias);
 
     // ---- dense_perturbed (and dense over perturb_weights' output) ----
     let mut pert_out: Vec<Vec<f32>> = Vec::new();
@@ -401,7 +400,7 @@ fuzz_target!(|data: &[u8]| {
         let ym = MatMut::with_stride(&mut y, m, n, s.ldc).unwrap();
         b.dense_perturbed(xm(), wts, &noise, sigma, bias, s.act, ym, &mut scratch)
             .unwrap();
-        check_truth("dense_perturbed", b.isa().name(), &s, &x, &wpget, bias, &y);
+        check_truth("dense_perturbed", b.isa().name(), &s, &prefs, &y);
         // Same candidate through the materialised weights.
         let mut y2 = sentinel_y(&s);
         let wpi = pack::PackedF32::from_packed(&perturbed[bi], n, k).unwrap();
@@ -411,16 +410,21 @@ fuzz_target!(|data: &[u8]| {
             "dense_perturbed vs dense(perturb_weights)",
             b.isa().name(),
             &s,
-            &x,
-            &wpget,
-            bias,
+            &prefs,
             &y,
             &y2,
         );
         pert_out.push(y);
     }
     for (b, y) in backends.iter().zip(&pert_out).skip(1) {
-        check_diff("dense_perturbed", b.isa().name(), &s, &x, &wpget, bias, &pert_out[0], y);
+        check_diff(
+            "dense_perturbed",
+            b.isa().name(),
+            &s,
+            &prefs,
+            &pert_out[0],
+            y,
+        );
     }
 
     // ---- shape errors: Err and nothing written ----
@@ -445,7 +449,9 @@ fn check_shape_errors(
     let x1: Vec<f32> = vec![0.5; if m == 0 { 0 } else { (m - 1) * lda1 + k + 1 }];
     let ldc1 = s.ldc.max(n + 1);
     let badlen = if n > 1 && k % 2 == 0 { n - 1 } else { n + 1 };
-    let bias_bad: Vec<f32> = (0..badlen).map(|j| bv.get(j).copied().unwrap_or(0.25)).collect();
+    let bias_bad: Vec<f32> = (0..badlen)
+        .map(|j| bv.get(j).copied().unwrap_or(0.25))
+        .collect();
     let bias_ok = s.bias.then_some(bv);
 
     for &b in backends {
@@ -463,7 +469,11 @@ fn check_shape_errors(
                     2 => (m + 1, n, s.ldc),
                     _ => (m, n, s.ldc),
                 };
-                let bias = if case == 3 { Some(&bias_bad[..]) } else { bias_ok };
+                let bias = if case == 3 {
+                    Some(&bias_bad[..])
+                } else {
+                    bias_ok
+                };
                 let ylen = if yr == 0 { 0 } else { (yr - 1) * ys + yc };
                 let mut y = vec![f32::from_bits(SENTINEL); ylen];
                 let mut scratch = vec![f32::from_bits(SENTINEL); perturbed_scratch_len(k)];
@@ -474,7 +484,10 @@ fn check_shape_errors(
                 } else {
                     b.dense(xm, wts, bias, s.act, ym)
                 };
-                assert!(r.is_err(), "{isa} case {case} perturbed={perturbed} {s:?}: no error");
+                assert!(
+                    r.is_err(),
+                    "{isa} case {case} perturbed={perturbed} {s:?}: no error"
+                );
                 assert!(
                     y.iter().all(|v| v.to_bits() == SENTINEL),
                     "{isa} case {case} perturbed={perturbed} {s:?}: output written on error"
@@ -496,17 +509,36 @@ fn check_shape_errors(
             let xm = MatRef::with_stride(x, m, k, s.lda).unwrap();
             let ym = MatMut::with_stride(&mut y, m, n, s.ldc).unwrap();
             let r = b.dense_perturbed(xm, wts, noise, sg, bias_ok, s.act, ym, &mut scratch);
-            assert!(r.is_err(), "{isa} dense_perturbed scratch {scr_len} sigma {sg}: no error");
-            assert!(y.iter().all(|v| v.to_bits() == SENTINEL), "{isa}: y written on error");
-            assert!(scratch.iter().all(|v| v.to_bits() == SENTINEL), "{isa}: scratch written on error");
+            assert!(
+                r.is_err(),
+                "{isa} dense_perturbed scratch {scr_len} sigma {sg}: no error"
+            );
+            assert!(
+                y.iter().all(|v| v.to_bits() == SENTINEL),
+                "{isa}: y written on error"
+            );
+            assert!(
+                scratch.iter().all(|v| v.to_bits() == SENTINEL),
+                "{isa}: scratch written on error"
+            );
         }
         // perturb_weights: buffer one short; σ non-finite.
         let plen = pack::packed_len(n, k);
-        for (len, sg) in [(plen - 1, sigma), (plen, f32::NAN), (plen, f32::NEG_INFINITY)] {
+        for (len, sg) in [
+            (plen - 1, sigma),
+            (plen, f32::NAN),
+            (plen, f32::NEG_INFINITY),
+        ] {
             let mut out = vec![f32::from_bits(SENTINEL); len];
             let r = b.perturb_weights(wts, noise, sg, &mut out);
-            assert!(r.is_err(), "{isa} perturb_weights len {len} sigma {sg}: no error");
-            assert!(out.iter().all(|v| v.to_bits() == SENTINEL), "{isa}: perturb_weights wrote on error");
+            assert!(
+                r.is_err(),
+                "{isa} perturb_weights len {len} sigma {sg}: no error"
+            );
+            assert!(
+                out.iter().all(|v| v.to_bits() == SENTINEL),
+                "{isa}: perturb_weights wrote on error"
+            );
         }
     }
 }
@@ -551,7 +583,11 @@ fn check_select(r: &mut Reader) {
     // argmax_masked
     let sorted_m = ranked(&scores, |i| !taken[i]);
     let am = argmax_masked(&scores, &taken).unwrap();
-    assert_eq!(am, sorted_m.first().copied(), "argmax_masked {scores:?} {taken:?}");
+    assert_eq!(
+        am,
+        sorted_m.first().copied(),
+        "argmax_masked {scores:?} {taken:?}"
+    );
     if let Some(i) = am {
         assert!(i < len && !taken[i]);
     }
@@ -567,7 +603,10 @@ fn check_select(r: &mut Reader) {
     let w = top_k(&scores, kk, &mut out).unwrap();
     assert_eq!(w, want);
     assert_eq!(&out[..w], &sorted[..w], "top_k {kk} of {scores:?}");
-    assert!(out[w..].iter().all(|&v| v == usize::MAX), "top_k wrote past its count");
+    assert!(
+        out[w..].iter().all(|&v| v == usize::MAX),
+        "top_k wrote past its count"
+    );
     if want > 0 {
         let mut out = vec![usize::MAX; want - 1];
         assert!(top_k(&scores, kk, &mut out).is_err());
@@ -580,7 +619,11 @@ fn check_select(r: &mut Reader) {
     let use_mask = r.u8() & 1 == 1;
     let t = use_mask.then_some(&taken[..]);
     let g = gumbel_argmax(&scores, t, gseed, stream).unwrap();
-    assert_eq!(g, gumbel_argmax(&scores, t, gseed, stream).unwrap(), "not deterministic");
+    assert_eq!(
+        g,
+        gumbel_argmax(&scores, t, gseed, stream).unwrap(),
+        "not deterministic"
+    );
     let is_taken = |i: usize| use_mask && taken[i];
     let eligible: Vec<usize> = (0..len)
         .filter(|&i| !is_taken(i) && !scores[i].is_nan() && scores[i] != f32::NEG_INFINITY)
@@ -590,7 +633,10 @@ fn check_select(r: &mut Reader) {
         assert_eq!(g, fb, "gumbel fallback {scores:?} mask={use_mask}");
     } else {
         let gi = g.expect("gumbel returned None with eligible logits");
-        assert!(eligible.contains(&gi), "gumbel chose ineligible {gi} in {scores:?}");
+        assert!(
+            eligible.contains(&gi),
+            "gumbel chose ineligible {gi} in {scores:?}"
+        );
         let noise = |i: usize| {
             let u = uniform01(gseed, stream, i as u32);
             assert!(u > 0.0 && u < 1.0, "uniform01 out of (0,1): {u}");
@@ -617,7 +663,10 @@ fn check_select(r: &mut Reader) {
                 best = i;
             }
         }
-        assert_eq!(gi, best, "gumbel_argmax {scores:?} seed={gseed} stream={stream}");
+        assert_eq!(
+            gi, best,
+            "gumbel_argmax {scores:?} seed={gseed} stream={stream}"
+        );
     }
     if len > 0 {
         assert!(gumbel_argmax(&scores, Some(&taken[1..]), gseed, stream).is_err());
@@ -627,9 +676,16 @@ fn check_select(r: &mut Reader) {
     let mut ls = vec![f32::from_bits(SENTINEL); len];
     log_softmax(&scores, &mut ls).unwrap();
     let any_nan = scores.iter().any(|v| v.is_nan());
-    let max = scores.iter().copied().filter(|v| !v.is_nan()).fold(f32::NEG_INFINITY, f32::max);
+    let max = scores
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .fold(f32::NEG_INFINITY, f32::max);
     if len > 0 && (any_nan || !max.is_finite()) {
-        assert!(ls.iter().all(|v| v.is_nan()), "log_softmax undefined case {scores:?}");
+        assert!(
+            ls.iter().all(|v| v.is_nan()),
+            "log_softmax undefined case {scores:?}"
+        );
     } else if len > 0 {
         let mx = max as f64;
         let sum: f64 = scores.iter().map(|&v| ((v as f64) - mx).exp()).sum();
@@ -645,24 +701,27 @@ fn check_select(r: &mut Reader) {
                 assert_eq!(o, rf32, "log_softmax[{i}] overflow {scores:?}");
                 continue;
             }
-            let tol = 4.0 * f32_ulp(rf) + 2e-6;
+            let tol = 4.0 * f32_ulp(rf) + 4e-6;
             assert!(
                 (o as f64 - rf).abs() <= tol,
                 "log_softmax[{i}] = {o:e}, f64 {rf:e}, tol {tol:e}, scores {scores:?}"
             );
-            assert!(o <= 2e-6, "log-probability above 0: {o}");
+            assert!(o <= 4e-6, "log-probability above 0: {o}");
         }
     }
     let mut ls1 = vec![f32::from_bits(SENTINEL); len + 1];
     assert!(log_softmax(&scores, &mut ls1).is_err());
-    assert!(ls1.iter().all(|v| v.to_bits() == SENTINEL), "log_softmax wrote on error");
+    assert!(
+        ls1.iter().all(|v| v.to_bits() == SENTINEL),
+        "log_softmax wrote on error"
+    );
 
     // Permutations (n ≤ 8), plus the error cases.
     let pn = r.u8() as usize % 9;
     let pl = r.u8() as usize % (pn + 2);
     let per = 1 + r.u8() as usize % 9;
     let mode = r.u8();
-    if r.u8() % 16 == 0 {
+    if r.u8() & 15 == 0 {
         assert!(Permutations::new(17 + pn, pl.min(3)).is_err());
     }
     if pl > pn {
@@ -677,7 +736,10 @@ fn check_select(r: &mut Reader) {
     if mode & 1 == 0 || pl == 0 {
         let mut buf = vec![0xAAu8; pl + (mode as usize >> 1) % 3];
         while p.next_into(&mut buf) {
-            assert!(buf[pl..].iter().all(|&b| b == 0xAA), "next_into wrote past l");
+            assert!(
+                buf[pl..].iter().all(|&b| b == 0xAA),
+                "next_into wrote past l"
+            );
             seen.push(buf[..pl].to_vec());
             assert_eq!(p.remaining(), total - seen.len() as u64);
             assert!(seen.len() as u64 <= total, "too many selections");
@@ -688,7 +750,10 @@ fn check_select(r: &mut Reader) {
         loop {
             let w = p.fill_batch(&mut buf);
             assert!(w <= per);
-            assert!(buf[per * pl..].iter().all(|&b| b == 0xAA), "fill_batch tail");
+            assert!(
+                buf[per * pl..].iter().all(|&b| b == 0xAA),
+                "fill_batch tail"
+            );
             if w == 0 {
                 break;
             }
@@ -709,7 +774,10 @@ fn check_select(r: &mut Reader) {
             used |= 1 << v;
         }
     }
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "not strictly lexicographic (duplicates?)");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "not strictly lexicographic (duplicates?)"
+    );
     p.reset();
     assert_eq!(p.remaining(), total);
     if pl > 0 {
