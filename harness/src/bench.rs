@@ -331,7 +331,10 @@ pub fn time_perturbed(
 
 /// Runs the suite on `be`, calling `emit` for each record as it is measured.
 pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(&KernelRecord)) {
-    let peak = crate::peak::peak_gflops().unwrap_or(f64::NAN);
+    // The probe is re-measured beside every shape: this VM's clock drifts by
+    // ±20 % over seconds, so a fraction against a probe taken minutes
+    // earlier would measure the drift, not the kernel.
+    let probe = || crate::peak::peak_gflops().unwrap_or(f64::NAN);
     let samples = 11;
     let mut shapes: Vec<(usize, usize, usize)> = SCENARIO_SHAPES
         .iter()
@@ -358,6 +361,7 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
             let _ = peers;
             (None, None)
         };
+        let peak = probe();
         let t32 = time_dense(be, m, n, k, false, samples);
         emit(&record("dense_f32", be, &s, t32, peak, pr));
         let t16 = time_dense(be, m, n, k, true, samples);
@@ -365,6 +369,7 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
     }
     for &(m, n, k) in &[(50usize, 128usize, 128usize), (160, 128, 128)] {
         let s = Shape::new(m, n, k);
+        let peak = probe();
         let plain = time_dense(be, m, n, k, false, samples);
         for kind in PERTURBED {
             let t = time_perturbed(be, kind, m, n, k, samples);

@@ -53,9 +53,9 @@ pub fn peak_gflops() -> Option<f64> {
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        let iters = 500_000u64;
+        let iters = 200_000u64;
         let mut best = 0.0f64;
-        for _ in 0..7 {
+        for _ in 0..9 {
             let t = Instant::now();
             // SAFETY: features checked above (x86) / baseline (aarch64).
             let r = unsafe { fma_loop(std::hint::black_box(iters)) };

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 /// Candidates per work unit (fixed, so results do not depend on threads).
-pub const CHUNK: usize = 4;
+pub const CHUNK: usize = 8;
 /// Largest N the exhaustive variant accepts.
 pub const EXHAUSTIVE_MAX_N: usize = 10;
 /// Largest L the exhaustive variant accepts.
