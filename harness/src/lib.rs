@@ -27,3 +27,8 @@ pub fn backend_from_env() -> Result<last_kernels::Backend, String> {
         _ => Ok(Backend::detect()),
     }
 }
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

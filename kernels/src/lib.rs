@@ -18,7 +18,7 @@
 //!
 //! Every kernel has a scalar reference path ([`Backend::Scalar`]); the AVX2
 //! (x86-64, AVX2+FMA+F16C) and NEON (aarch64) paths instantiate one shared,
-//! generic kernel body (see [`simd`](crate::simd) internals) and are tested
+//! generic kernel body (the crate-private `simd` module) and are tested
 //! against it.
 //!
 //! ```

@@ -368,3 +368,36 @@ fn identity_routing_is_exact() {
         }
     }
 }
+
+/// `tanh_fast` (pointer scores): the documented bound is |error| ≤ 5·10⁻⁷
+/// absolute and ≤ 8 ULP, over a dense sweep of [-12, 12] plus specials.
+#[test]
+fn tanh_fast_within_documented_bound() {
+    use last_kernels::math::tanh_fast;
+    let n = 1_000_000;
+    let (mut max_abs, mut max_ulp) = (0f64, 0u64);
+    for i in 0..=n {
+        let x = -12.0 + 24.0 * (i as f64) / n as f64;
+        let x = x as f32;
+        let r = (x as f64).tanh();
+        let g = tanh_fast(x);
+        max_abs = max_abs.max((g as f64 - r).abs());
+        max_ulp = max_ulp.max(last_tests::ulp_diff(g, r as f32));
+    }
+    for x in [
+        0.0f32,
+        -0.0,
+        1e-30,
+        -1e-30,
+        1e-5,
+        20.0,
+        -20.0,
+        f32::MAX,
+        f32::MIN,
+    ] {
+        let r = (x as f64).tanh();
+        max_abs = max_abs.max((tanh_fast(x) as f64 - r).abs());
+    }
+    assert!(max_abs <= 5e-7, "max abs error {max_abs:e}");
+    assert!(max_ulp <= 8, "max ULP {max_ulp}");
+}

@@ -39,7 +39,7 @@ fn check(n: usize, h: usize, seed: u64, mask_every: usize) -> Result<(), String>
                 let t = a.tanh() * v[j] as f64;
                 r += t;
                 dot += t.abs();
-                elem += (v[j] as f64).abs() * (4.0 * f32::EPSILON as f64 + a.abs() * 6e-8);
+                elem += (v[j] as f64).abs() * (5e-7 + a.abs() * 6e-8);
             }
             let tol = 2.0 * (2.0 * (h as f64 + 2.0) * 6e-8 * dot + elem) + 1e-7;
             if (out[i] as f64 - r).abs() > tol {
