@@ -27,7 +27,7 @@ enum Cmd {
         #[arg(long, default_value = "standard")]
         scenario: String,
         /// baseline | best-of-k | parallel | parallel-rademacher | parallel-antithetic |
-        /// parallel-lowrank | parallel-keys | serial | exhaustive
+        /// parallel-lowrank | parallel-keys | gradient | serial | exhaustive
         #[arg(long, default_value = "parallel")]
         variant: String,
         /// Candidates K (best-of-k, parallel variants).
@@ -62,6 +62,7 @@ fn parse_variant(name: &str, k: usize) -> Result<last::serve::Variant, String> {
         "parallel-lowrank" => par(NoiseSpec::LowRank(1), Target::Keys),
         "parallel-keys" => par(NoiseSpec::Gaussian, Target::Keys),
         "serial" => Variant::serial_standard(),
+        "gradient" => Variant::gradient_standard(),
         "exhaustive" => Variant::Exhaustive,
         other => return Err(format!("unknown variant {other:?}")),
     })

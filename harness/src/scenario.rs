@@ -116,6 +116,14 @@ pub fn request_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> f
             base + (k as f64 - 1.0) * per
         }
         Variant::Serial { rounds, pairs, .. } => base + (rounds * 2 * pairs) as f64 * per_cand_w2,
+        Variant::GradientExploration {
+            ladder, samples, ..
+        } => {
+            // Backward: teacher-forced decode again, its transpose, two N×H×H
+            // products (dK·A, dZᵀ·e1), the evaluator on two lists.
+            let grad = 2.0 * decode + 2.0 * dense(nf, h, h) + 2.0 * eval;
+            base + grad + ladder as f64 * per_cand_w2 + samples as f64 * (decode + eval)
+        }
         Variant::Exhaustive => {
             let perms = last_kernels::select::permutation_count(n, len).unwrap_or(0) as f64;
             base + perms * eval

@@ -88,6 +88,21 @@ pub enum Variant {
         /// Stop after this many rounds without improving the best score.
         patience: usize,
     },
+    /// The authors' released rule: one backward pass of the policy-gradient
+    /// surrogate on the greedy list (per-position advantage over the initial
+    /// list, reward-to-go with γ) gives a direction for W2, normalised to
+    /// `scale`·‖W2‖; candidates at steps `6, 7, …` (`ladder` of them) along it,
+    /// plus `samples` unperturbed Gumbel-max samples.
+    GradientExploration {
+        /// Step multiples 6, 7, … (the released code uses 6–9).
+        ladder: usize,
+        /// Unperturbed sampled lists.
+        samples: usize,
+        /// Direction length relative to ‖W2‖ (0.01 in the released code).
+        scale: f32,
+        /// Reward-to-go discount (0.3 in the released code).
+        gamma: f32,
+    },
     /// Every ordered selection of L out of N (N ≤ 10, L ≤ 5): the evaluator's optimum.
     Exhaustive,
 }
@@ -113,6 +128,16 @@ impl Variant {
             patience: 8,
         }
     }
+    /// The released code's setting: 4 ladder steps + 3 samples + the
+    /// baseline = 8 candidates, scale 1 %, γ = 0.3.
+    pub fn gradient_standard() -> Self {
+        Variant::GradientExploration {
+            ladder: 4,
+            samples: 3,
+            scale: 0.01,
+            gamma: 0.3,
+        }
+    }
     /// Short name for reports.
     pub fn name(&self) -> String {
         match self {
@@ -134,6 +159,9 @@ impl Variant {
                 format!("parallel_{n}_{t}_k{k}")
             }
             Variant::Serial { rounds, pairs, .. } => format!("serial_r{rounds}_p{pairs}"),
+            Variant::GradientExploration {
+                ladder, samples, ..
+            } => format!("gradient_l{ladder}_s{samples}"),
             Variant::Exhaustive => "exhaustive".into(),
         }
     }
@@ -268,6 +296,23 @@ pub struct Scratch {
     eps: Vec<f32>,
     grad: Vec<f32>,
     perm: Vec<u8>,
+    pg: PgBufs,
+}
+
+/// Buffers of the policy-gradient backward pass.
+#[derive(Debug, Default, Clone)]
+struct PgBufs {
+    q: Vec<f32>,
+    s: Vec<f32>,
+    p: Vec<f32>,
+    s_in: Vec<f32>,
+    dk: Vec<f32>,
+    dh: Vec<f32>,
+    dq: Vec<f32>,
+    ds: Vec<f32>,
+    dz: Vec<f32>,
+    din: Vec<f32>,
+    w: Vec<f32>,
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -372,6 +417,18 @@ impl Model {
                 rounds = rr;
                 exhausted = ex;
             }
+            Variant::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            } => {
+                let (done, ex) = ctx.gradient_exploration(
+                    ladder, samples, scale, gamma, scratch, pool, &mut best,
+                )?;
+                candidates += done;
+                exhausted = ex;
+            }
             Variant::Exhaustive => {
                 let (done, ex) = ctx.exhaustive(scratch, &mut best)?;
                 candidates += done;
@@ -389,6 +446,39 @@ impl Model {
             budget_exhausted: exhausted,
             elapsed: start.elapsed(),
         })
+    }
+
+    /// The policy-gradient surrogate of the released code for `req` and a
+    /// fixed list `list` (normally the greedy one): returns the loss
+    /// `Σ_t R_t·(−log p(list_t))` and writes `∂loss/∂W2` (row-major
+    /// hidden × hidden) into `grad`. Exposed for diagnostics and the
+    /// finite-difference tests; [`Variant::GradientExploration`] uses it.
+    pub fn policy_gradient(
+        &self,
+        req: &Request<'_>,
+        list: &[usize],
+        gamma: f32,
+        scratch: &mut Scratch,
+        grad: &mut Vec<f32>,
+    ) -> Result<f32, ServeError> {
+        let n = self.validate(req)?;
+        if list.len() != req.len || list.iter().any(|&i| i >= n) {
+            return Err(ServeError::BadKnob(
+                "list must hold L candidate indices".into(),
+            ));
+        }
+        let ctx = Ctx {
+            m: self,
+            req,
+            n,
+            deadline: Instant::now() + req.budget,
+        };
+        ctx.encode_shared(scratch)?;
+        let loss = ctx.policy_gradient(list, gamma, scratch)?;
+        let hh = self.cfg.hidden * self.cfg.hidden;
+        grad.clear();
+        grad.extend_from_slice(&scratch.grad[..hh]);
+        Ok(loss)
     }
 
     fn validate(&self, req: &Request<'_>) -> Result<usize, ServeError> {
@@ -466,6 +556,19 @@ impl Model {
                 }
                 if !(sigma_ok(sigma) && sigma_ok(step) && sigma_ok(trust)) {
                     return bad("sigma, step and trust must be finite and ≥ 0");
+                }
+            }
+            Variant::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            } => {
+                if ladder + samples + 1 > MAX_K {
+                    return bad("ladder + samples must be below 1024");
+                }
+                if !(sigma_ok(scale) && sigma_ok(gamma)) {
+                    return bad("scale and gamma must be finite and ≥ 0");
                 }
             }
             Variant::Exhaustive if n > EXHAUSTIVE_MAX_N || req.len > EXHAUSTIVE_MAX_L => {
@@ -1040,6 +1143,272 @@ impl Ctx<'_, '_> {
         }
         s.base = base;
         Ok((done, r, exhausted))
+    }
+
+    /// Loss and `∂loss/∂W2` (row-major, into `s.grad`) of the surrogate
+    /// `Σ_t R_t·(−log p(π_t))`, teacher-forced on `list`, back-propagated
+    /// through the pointer scores, the keys, the decoder states (s_0 via
+    /// mean h, s_{t+1} via h_{π_t}) and the encoder's ReLU. The advantage
+    /// `r_t = w_t·(E_t(list) − E_t(initial list))` uses the evaluator's
+    /// per-position click probabilities; the initial list is the request's
+    /// first L candidates in the order given (the earlier stage's ranking).
+    fn policy_gradient(
+        &self,
+        list: &[usize],
+        gamma: f32,
+        s: &mut Scratch,
+    ) -> Result<f32, ServeError> {
+        let be = self.be();
+        let g = &self.m.gen;
+        let cfg = &self.m.cfg;
+        let (n, h, du, l) = (self.n, self.h(), cfg.d_u, self.req.len);
+        let nh = n * h;
+        // Advantages from the evaluator: [list; initial] in one pass.
+        let buf = &mut grow(&mut s.chunks, 1)[0];
+        let lists = grow(&mut buf.lists, 2 * l);
+        lists[..l].copy_from_slice(list);
+        for (t, v) in lists[l..].iter_mut().enumerate() {
+            *v = t;
+        }
+        let lists = std::mem::take(&mut buf.lists);
+        let r = self.evaluate(&lists[..2 * l], 2, buf);
+        buf.lists = lists;
+        r?;
+        let mut ret = vec![0f32; l];
+        let mut acc = 0f32;
+        for t in (0..l).rev() {
+            let adv = cfg.position_weight(t) * (buf.c[t] - buf.c[l + t]);
+            acc = adv + gamma * acc;
+            ret[t] = acc;
+        }
+        let Scratch {
+            e1,
+            h0,
+            keys0,
+            pg,
+            grad,
+            ..
+        } = s;
+        let (e1, h0, keys0) = (&e1[..nh], &h0[..nh], &keys0[..nh]);
+        // Teacher-forced forward, keeping q_t, s_t and p_t.
+        let sdim = h + du;
+        let s_in = grow(&mut pg.s_in, 2 * h);
+        s_in[..h].fill(0.0);
+        for i in 0..n {
+            for (m, v) in s_in[..h].iter_mut().zip(&h0[i * h..(i + 1) * h]) {
+                *m += v;
+            }
+        }
+        s_in[..h].iter_mut().for_each(|m| *m /= n as f32);
+        s_in[h..sdim].copy_from_slice(self.req.user);
+        grow(&mut pg.s, l * h);
+        grow(&mut pg.q, l * h);
+        grow(&mut pg.p, l * n);
+        g.w0.forward(
+            be,
+            MatRef::new(&pg.s_in[..sdim], 1, sdim)?,
+            Activation::Tanh,
+            MatMut::new(&mut pg.s[..h], 1, h)?,
+        )?;
+        let mut taken = vec![false; n];
+        let mut loss = 0f32;
+        let mut scores = vec![0f32; n];
+        for t in 0..l {
+            let (sv, qv) = (&pg.s[t * h..(t + 1) * h], &mut pg.q[t * h..(t + 1) * h]);
+            g.b.forward(
+                be,
+                MatRef::new(sv, 1, h)?,
+                Activation::Identity,
+                MatMut::new(qv, 1, h)?,
+            )?;
+            be.pointer_scores(
+                MatRef::new(keys0, n, h)?,
+                qv,
+                &g.v,
+                Some(&taken),
+                &mut scores,
+            )?;
+            let p = &mut pg.p[t * n..(t + 1) * n];
+            last_kernels::select::log_softmax(&scores, p)?;
+            loss -= ret[t] * p[list[t]];
+            for (pi, tk) in p.iter_mut().zip(&taken) {
+                *pi = if *tk {
+                    0.0
+                } else {
+                    last_kernels::math::exp(*pi)
+                };
+            }
+            taken[list[t]] = true;
+            if t + 1 < l {
+                let s_in = &mut pg.s_in[..2 * h];
+                s_in[..h].copy_from_slice(&pg.s[t * h..(t + 1) * h]);
+                s_in[h..].copy_from_slice(&h0[list[t] * h..(list[t] + 1) * h]);
+                let (_, next) = pg.s.split_at_mut((t + 1) * h);
+                g.ws.forward(
+                    be,
+                    MatRef::new(&pg.s_in[..2 * h], 1, 2 * h)?,
+                    Activation::Tanh,
+                    MatMut::new(&mut next[..h], 1, h)?,
+                )?;
+            }
+        }
+        // Backward, last step first.
+        let dk = grow(&mut pg.dk, nh);
+        dk.fill(0.0);
+        let dh = grow(&mut pg.dh, nh);
+        dh.fill(0.0);
+        grow(&mut pg.dq, h);
+        grow(&mut pg.dz, h);
+        grow(&mut pg.din, 2 * h + du);
+        let ds = grow(&mut pg.ds, h);
+        ds.fill(0.0);
+        for t in (0..l).rev() {
+            // Mask as it was at step t: the first t picks.
+            taken.fill(false);
+            for &i in &list[..t] {
+                taken[i] = true;
+            }
+            let q = &pg.q[t * h..(t + 1) * h];
+            let dq = &mut pg.dq[..h];
+            dq.fill(0.0);
+            for i in 0..n {
+                if taken[i] {
+                    continue;
+                }
+                let gi = ret[t] * (pg.p[t * n + i] - if i == list[t] { 1.0 } else { 0.0 });
+                if gi == 0.0 {
+                    continue;
+                }
+                let kr = &keys0[i * h..(i + 1) * h];
+                let dkr = &mut pg.dk[i * h..(i + 1) * h];
+                for j in 0..h {
+                    let a = last_kernels::math::tanh_fast(kr[j] + q[j]);
+                    let d = gi * g.v[j] * (1.0 - a * a);
+                    dkr[j] += d;
+                    dq[j] += d;
+                }
+            }
+            // ds_t += dq·B ; then through s_t = tanh(z_t).
+            be.matmul(
+                MatRef::new(&pg.dq[..h], 1, h)?,
+                MatRef::new(g.b.weight(), h, h)?,
+                MatMut::new(&mut pg.ds[..h], 1, h)?,
+                true,
+            )?;
+            let st = &pg.s[t * h..(t + 1) * h];
+            for ((dz, d), sv) in pg.dz[..h].iter_mut().zip(&pg.ds[..h]).zip(st) {
+                *dz = d * (1.0 - sv * sv);
+            }
+            if t > 0 {
+                // z_t = Ws [s_{t−1}; h_{π_{t−1}}] + b
+                be.matmul(
+                    MatRef::new(&pg.dz[..h], 1, h)?,
+                    MatRef::new(g.ws.weight(), h, 2 * h)?,
+                    MatMut::new(&mut pg.din[..2 * h], 1, 2 * h)?,
+                    false,
+                )?;
+                pg.ds[..h].copy_from_slice(&pg.din[..h]);
+                let p = list[t - 1];
+                for (d, v) in pg.dh[p * h..(p + 1) * h].iter_mut().zip(&pg.din[h..2 * h]) {
+                    *d += v;
+                }
+            } else {
+                // z_0 = W0 [mean h; u] + b0
+                be.matmul(
+                    MatRef::new(&pg.dz[..h], 1, h)?,
+                    MatRef::new(g.w0.weight(), h, sdim)?,
+                    MatMut::new(&mut pg.din[..sdim], 1, sdim)?,
+                    false,
+                )?;
+                let inv = 1.0 / n as f32;
+                for i in 0..n {
+                    for (d, v) in pg.dh[i * h..(i + 1) * h].iter_mut().zip(&pg.din[..h]) {
+                        *d += v * inv;
+                    }
+                }
+            }
+        }
+        // keys = h·Aᵀ + b → dH += dK·A ; h = ReLU(z) ; dW2 = dZᵀ·e1.
+        be.matmul(
+            MatRef::new(&pg.dk[..nh], n, h)?,
+            MatRef::new(g.a.weight(), h, h)?,
+            MatMut::new(&mut pg.dh[..nh], n, h)?,
+            true,
+        )?;
+        be.activation_backward(
+            Activation::Relu,
+            MatRef::new(h0, n, h)?,
+            MatMut::new(&mut pg.dh[..nh], n, h)?,
+        )?;
+        let gr = grow(grad, h * h);
+        be.matmul_tn(
+            MatRef::new(&pg.dh[..nh], n, h)?,
+            MatRef::new(e1, n, h)?,
+            MatMut::new(gr, h, h)?,
+            false,
+        )?;
+        Ok(loss)
+    }
+
+    /// The released gradient-exploration rule (see [`Variant::GradientExploration`]).
+    #[allow(clippy::too_many_arguments)]
+    fn gradient_exploration(
+        &self,
+        ladder: usize,
+        samples: usize,
+        scale: f32,
+        gamma: f32,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> Result<(usize, bool), ServeError> {
+        let h = self.h();
+        let w2 = &self.m.gen.w2;
+        let list = best.list.clone();
+        let mut done = 0;
+        let mut scores = Vec::new();
+        if Instant::now() >= self.deadline {
+            return Ok((0, true));
+        }
+        self.policy_gradient(&list, gamma, s)?;
+        let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
+        let norm_w = w2.rms() * ((h * h) as f32).sqrt();
+        if gn > 0.0 && gn.is_finite() {
+            for step in 0..ladder {
+                if Instant::now() >= self.deadline {
+                    return Ok((done, true));
+                }
+                // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
+                let k = -((6 + step) as f32) * scale * norm_w / gn;
+                let wv = grow(&mut s.pg.w, h * h);
+                for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
+                    *o = w + k * gv;
+                }
+                let mut base = std::mem::take(&mut s.base);
+                grow(&mut base, pack::blocks_f32(h, h));
+                pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
+                let basef: &[f32] =
+                    &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
+                let r = self.run_all(
+                    &[Cand::Plain],
+                    1 + step,
+                    Some(basef),
+                    s,
+                    pool,
+                    best,
+                    &mut scores,
+                );
+                s.base = base;
+                if r? {
+                    return Ok((done, true));
+                }
+                done += 1;
+            }
+        }
+        let cands: Vec<Cand> = (0..samples).map(|c| Cand::Sample(1 + c as u64)).collect();
+        let skipped = self.run_all(&cands, 1 + ladder, None, s, pool, best, &mut scores)?;
+        done += scores.iter().filter(|v| !v.is_nan()).count();
+        Ok((done, skipped))
     }
 
     /// Scores every ordered selection in batches; the first maximum wins.

@@ -48,6 +48,12 @@ fn variants() -> Vec<Variant> {
             trust: 0.5,
             patience: 4,
         },
+        Variant::GradientExploration {
+            ladder: 4,
+            samples: 3,
+            scale: 0.05,
+            gamma: 0.3,
+        },
     ]
 }
 
@@ -366,4 +372,54 @@ fn bad_requests_get_typed_errors() {
         .serve(&req(ok, user, 2, Variant::Baseline), &mut s, None)
         .is_ok());
     assert_eq!(m.weights_hash(), before);
+}
+
+#[test]
+fn policy_gradient_matches_finite_differences() {
+    use last::model::Layer;
+    let m = Model::random(tiny(Dtype::F32), 11, Backend::scalar()).unwrap();
+    let f = Features::random(&m.cfg, 9, 3);
+    let len = 4;
+    let gamma = 0.3;
+    let req = f.request(m.cfg.d_x, len, 3, Variant::Baseline, LONG);
+    let list = m.serve(&req, &mut Scratch::default(), None).unwrap().list;
+    // A list other than the initial one, so the advantages are not all zero.
+    let mut s = Scratch::default();
+    let mut grad = Vec::new();
+    let loss = m
+        .policy_gradient(&req, &list, gamma, &mut s, &mut grad)
+        .unwrap();
+    assert!(loss.is_finite());
+    let gmax = grad.iter().fold(0f32, |a, v| a.max(v.abs()));
+    assert!(
+        gmax > 0.0,
+        "zero gradient: advantages vanished for list {list:?}"
+    );
+    let h = m.cfg.hidden;
+    // The 12 largest entries plus 12 spread ones.
+    let mut idx: Vec<usize> = (0..h * h).collect();
+    idx.sort_by(|&a, &b| grad[b].abs().total_cmp(&grad[a].abs()));
+    let mut check: Vec<usize> = idx[..12].to_vec();
+    check.extend((0..12).map(|i| (i * 37 + 5) % (h * h)));
+    let loss_at = |w: Vec<f32>| {
+        let mut mm = m.clone();
+        mm.gen.w2 = Layer::new(h, h, w, mm.gen.w2.bias().to_vec(), Dtype::F32).unwrap();
+        mm.policy_gradient(&req, &list, gamma, &mut Scratch::default(), &mut Vec::new())
+            .unwrap() as f64
+    };
+    let eps = 1e-2f32;
+    for &e in &check {
+        let mut wp = m.gen.w2.weight().to_vec();
+        let mut wm = wp.clone();
+        wp[e] += eps;
+        wm[e] -= eps;
+        let fd = (loss_at(wp) - loss_at(wm)) / (2.0 * eps as f64);
+        let g = grad[e] as f64;
+        // f32 central differences: truncation O(ε²) plus rounding ~1e-7·|loss|/ε.
+        let tol = 0.05 * g.abs().max(fd.abs()) + 2e-3 * gmax as f64 + 1e-5;
+        assert!(
+            (fd - g).abs() <= tol,
+            "element {e}: analytic {g} vs finite difference {fd}"
+        );
+    }
 }
