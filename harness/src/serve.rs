@@ -287,6 +287,7 @@ struct ChunkBufs {
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     enc_in: Vec<f32>,
+    mean: Vec<f32>,
     e1: Vec<f32>,
     h0: Vec<f32>,
     keys0: Vec<f32>,
@@ -612,7 +613,8 @@ impl Ctx<'_, '_> {
         let (n, dx, du, h) = (self.n, self.m.cfg.d_x, self.m.cfg.d_u, self.h());
         let w = 2 * dx + du;
         let enc = grow(&mut s.enc_in, n * w);
-        let mut mean = vec![0f32; dx];
+        let mean = grow(&mut s.mean, dx);
+        mean.fill(0.0);
         for i in 0..n {
             for (m, v) in mean.iter_mut().zip(self.req.items.row(i)) {
                 *m += v;
@@ -623,7 +625,7 @@ impl Ctx<'_, '_> {
             let row = &mut enc[i * w..(i + 1) * w];
             row[..dx].copy_from_slice(self.req.items.row(i));
             row[dx..dx + du].copy_from_slice(self.req.user);
-            row[dx + du..].copy_from_slice(&mean);
+            row[dx + du..].copy_from_slice(mean);
         }
         let g = &self.m.gen;
         let e1 = grow(&mut s.e1, n * h);

@@ -104,6 +104,17 @@ pub enum Weights<'a> {
     F16(PackedF16<'a>),
 }
 
+/// Fills the packed layout: `out[packed_index(j, kk)] = get(j·k + kk)`,
+/// padding lanes `zero`. Shapes are checked by the callers.
+fn pack_with<T: Copy>(out: &mut [T], zero: T, n: usize, k: usize, get: impl Fn(usize) -> T) {
+    out.fill(zero);
+    for j in 0..n {
+        for kk in 0..k {
+            out[packed_index(j, kk, k)] = get(j * k + kk);
+        }
+    }
+}
+
 /// Packs row-major f32 `w` (n × k) into `out` (at least [`packed_len`]).
 pub fn pack_f32<'a>(
     w: &[f32],
@@ -113,12 +124,7 @@ pub fn pack_f32<'a>(
 ) -> Result<PackedF32<'a>, KernelError> {
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
-    out.fill(0.0);
-    for j in 0..n {
-        for kk in 0..k {
-            out[packed_index(j, kk, k)] = w[j * k + kk];
-        }
-    }
+    pack_with(out, 0.0, n, k, |i| w[i]);
     Ok(PackedF32 { data: out, n, k })
 }
 
@@ -132,12 +138,7 @@ pub fn pack_f16<'a>(
 ) -> Result<PackedF16<'a>, KernelError> {
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
-    out.fill(0);
-    for j in 0..n {
-        for kk in 0..k {
-            out[packed_index(j, kk, k)] = f16::from_f32(w[j * k + kk]).to_bits();
-        }
-    }
+    pack_with(out, 0, n, k, |i| f16::from_f32(w[i]).to_bits());
     Ok(PackedF16 { data: out, n, k })
 }
 
@@ -150,12 +151,7 @@ pub fn pack_f16_bits<'a>(
 ) -> Result<PackedF16<'a>, KernelError> {
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
-    out.fill(0);
-    for j in 0..n {
-        for kk in 0..k {
-            out[packed_index(j, kk, k)] = w[j * k + kk];
-        }
-    }
+    pack_with(out, 0, n, k, |i| w[i]);
     Ok(PackedF16 { data: out, n, k })
 }
 
