@@ -279,6 +279,8 @@ struct ChunkBufs {
     lr_t: Vec<f32>,
     out_scores: Vec<f32>,
     above: Vec<f32>,
+    own_h: Vec<bool>,
+    own_k: Vec<bool>,
 }
 
 /// Request-local scratch: reuse one per serving thread; buffers grow to the
@@ -782,6 +784,9 @@ impl Ctx<'_, '_> {
         };
         let e1 = MatRef::new(&sh.e1[..nh], n, h)?;
         let h0 = MatRef::new(&sh.h0[..nh], n, h)?;
+        // Unperturbed h / keys are read from the shared buffers, not copied.
+        grow(&mut b.own_h, c).fill(true);
+        grow(&mut b.own_k, c).fill(true);
         for (j, cand) in cands.iter().enumerate() {
             let (hs, ks) = (j * nh, (j + 1) * nh);
             // h_j
@@ -830,7 +835,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.h[hs..ks], n, h)?,
                     )?;
                 }
-                _ => b.h[hs..ks].copy_from_slice(&sh.h0[..nh]),
+                _ => b.own_h[j] = false,
             }
             // keys_j
             match cand {
@@ -868,10 +873,8 @@ impl Ctx<'_, '_> {
                         grow(&mut b.lr_t, n * r),
                     )?;
                 }
-                Cand::Plain | Cand::Sample(_) if base.is_none() => {
-                    b.keys[hs..ks].copy_from_slice(&sh.keys0[..nh])
-                }
-                _ if !perturb_w2 => b.keys[hs..ks].copy_from_slice(&sh.keys0[..nh]),
+                Cand::Plain | Cand::Sample(_) if base.is_none() => b.own_k[j] = false,
+                _ if !perturb_w2 => b.own_k[j] = false,
                 _ => g.a.forward(
                     be,
                     MatRef::new(&b.h[hs..ks], n, h)?,
@@ -884,13 +887,15 @@ impl Ctx<'_, '_> {
         let w0in = h + du;
         let s_in = grow(&mut b.s_in, c * 2 * h);
         for j in 0..c {
+            let hj = if b.own_h[j] {
+                &b.h[j * nh..(j + 1) * nh]
+            } else {
+                &sh.h0[..nh]
+            };
             let row = &mut s_in[j * w0in..(j + 1) * w0in];
             row[..h].fill(0.0);
             for i in 0..n {
-                for (m, v) in row[..h]
-                    .iter_mut()
-                    .zip(&b.h[j * nh + i * h..j * nh + (i + 1) * h])
-                {
+                for (m, v) in row[..h].iter_mut().zip(&hj[i * h..(i + 1) * h]) {
                     *m += v;
                 }
             }
@@ -920,7 +925,15 @@ impl Ctx<'_, '_> {
             for (j, cand) in cands.iter().enumerate() {
                 let tk = &mut b.taken[j * n..(j + 1) * n];
                 be.pointer_scores(
-                    MatRef::new(&b.keys[j * nh..(j + 1) * nh], n, h)?,
+                    MatRef::new(
+                        if b.own_k[j] {
+                            &b.keys[j * nh..(j + 1) * nh]
+                        } else {
+                            &sh.keys0[..nh]
+                        },
+                        n,
+                        h,
+                    )?,
                     &b.q[j * h..(j + 1) * h],
                     &g.v,
                     Some(tk),
@@ -948,8 +961,11 @@ impl Ctx<'_, '_> {
                 for j in 0..c {
                     let pick = b.lists[j * l + t];
                     s_in[j * 2 * h..j * 2 * h + h].copy_from_slice(&b.s[j * h..(j + 1) * h]);
-                    s_in[j * 2 * h + h..(j + 1) * 2 * h]
-                        .copy_from_slice(&b.h[j * nh + pick * h..j * nh + (pick + 1) * h]);
+                    s_in[j * 2 * h + h..(j + 1) * 2 * h].copy_from_slice(if b.own_h[j] {
+                        &b.h[j * nh + pick * h..j * nh + (pick + 1) * h]
+                    } else {
+                        &sh.h0[pick * h..(pick + 1) * h]
+                    });
                 }
                 g.ws.forward(
                     be,
