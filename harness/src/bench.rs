@@ -7,7 +7,7 @@
 use crate::peak::time_per_call;
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
-use last_kernels::{pack, Activation, Backend, MatMut, MatRef};
+use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
 use serde::Serialize;
 
 /// One measured kernel on one shape.
@@ -140,41 +140,32 @@ fn record(
 pub fn time_dense(be: Backend, m: usize, n: usize, k: usize, f16: bool, samples: usize) -> f64 {
     let mut s = Shape::new(m, n, k);
     let x = MatRef::new(&s.x, m, k).expect("shape");
-    if f16 {
-        let mut blocks = vec![pack::Block16::default(); pack::blocks_f16(n, k)];
-        let p = pack::pack_f16(&s.w, n, k, pack::as_u16_mut(&mut blocks)).expect("pack");
-        time_per_call(
-            || {
-                be.dense(
-                    x,
-                    p,
-                    Some(&s.b),
-                    Activation::Relu,
-                    MatMut::new(&mut s.y, m, n).expect("y"),
-                )
-                .expect("dense")
-            },
-            samples,
-            10.0,
-        )
+    let (mut b32, mut b16);
+    let w: Weights<'_> = if f16 {
+        b16 = vec![pack::Block16::default(); pack::blocks_f16(n, k)];
+        pack::pack_f16(&s.w, n, k, pack::as_u16_mut(&mut b16))
+            .expect("pack")
+            .into()
     } else {
-        let mut blocks = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
-        let p = pack::pack_f32(&s.w, n, k, pack::as_f32_mut(&mut blocks)).expect("pack");
-        time_per_call(
-            || {
-                be.dense(
-                    x,
-                    p,
-                    Some(&s.b),
-                    Activation::Relu,
-                    MatMut::new(&mut s.y, m, n).expect("y"),
-                )
-                .expect("dense")
-            },
-            samples,
-            10.0,
-        )
-    }
+        b32 = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
+        pack::pack_f32(&s.w, n, k, pack::as_f32_mut(&mut b32))
+            .expect("pack")
+            .into()
+    };
+    time_per_call(
+        || {
+            be.dense(
+                x,
+                w,
+                Some(&s.b),
+                Activation::Relu,
+                MatMut::new(&mut s.y, m, n).expect("y"),
+            )
+            .expect("dense")
+        },
+        samples,
+        10.0,
+    )
 }
 
 /// Seconds per call of the `gemm` crate (single thread) on `Y = X·Wᵀ`.

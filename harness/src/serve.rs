@@ -12,7 +12,7 @@
 //! the same list on 1 or many threads (unless the budget cuts the search
 //! short, which depends on time by design).
 
-use crate::model::Model;
+use crate::model::{Layer, Model};
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::select::{argmax_masked, gumbel_argmax, Permutations};
@@ -630,26 +630,27 @@ impl Ctx<'_, '_> {
             row[dx + du..].copy_from_slice(mean);
         }
         let g = &self.m.gen;
-        let e1 = grow(&mut s.e1, n * h);
-        g.w1.forward(
-            self.be(),
-            MatRef::new(&s.enc_in[..n * w], n, w)?,
+        let be = self.be();
+        let fwd = |l: &Layer, x: &[f32], act, y: &mut [f32]| -> Result<(), ServeError> {
+            Ok(l.forward(be, MatRef::new(x, n, l.k)?, act, MatMut::new(y, n, l.n)?)?)
+        };
+        fwd(
+            &g.w1,
+            &s.enc_in[..n * w],
             Activation::Relu,
-            MatMut::new(e1, n, h)?,
+            grow(&mut s.e1, n * h),
         )?;
-        let h0 = grow(&mut s.h0, n * h);
-        g.w2.forward(
-            self.be(),
-            MatRef::new(&s.e1[..n * h], n, h)?,
+        fwd(
+            &g.w2,
+            &s.e1[..n * h],
             Activation::Relu,
-            MatMut::new(h0, n, h)?,
+            grow(&mut s.h0, n * h),
         )?;
-        let k0 = grow(&mut s.keys0, n * h);
-        g.a.forward(
-            self.be(),
-            MatRef::new(&s.h0[..n * h], n, h)?,
+        fwd(
+            &g.a,
+            &s.h0[..n * h],
             Activation::Identity,
-            MatMut::new(k0, n, h)?,
+            grow(&mut s.keys0, n * h),
         )?;
         Ok(())
     }
