@@ -258,37 +258,45 @@ fn save_load_round_trip_and_corrupt_files() {
     assert!(Model::from_bytes(wrong, &bytes, Backend::detect()).is_err());
 }
 
+fn mk<'a>(items: MatRef<'a>, user: &'a [f32], len: usize, variant: Variant) -> Request<'a> {
+    Request {
+        user,
+        items,
+        len,
+        seed: 0,
+        variant,
+        budget: LONG,
+    }
+}
+
 #[test]
 fn bad_requests_get_typed_errors() {
     let m = Model::random(tiny(Dtype::F32), 9, Backend::detect()).unwrap();
     let before = m.weights_hash();
     let f = Features::random(&m.cfg, 6, 0);
     let mut s = Scratch::default();
-    let req = |items: MatRef<'static>, user: &'static [f32], len, v| Request {
-        user,
-        items,
-        len,
-        seed: 0,
-        variant: v,
-        budget: LONG,
-    };
-    let items: &'static [f32] = Box::leak(f.items.clone().into_boxed_slice());
-    let user: &'static [f32] = Box::leak(f.user.clone().into_boxed_slice());
+    let (items, user) = (&f.items[..], &f.user[..]);
     let ok = MatRef::new(items, 6, 8).unwrap();
-    type Case = (Request<'static>, fn(&ServeError) -> bool);
-    let cases: Vec<Case> = vec![
+    let par = |sigma| Variant::Parallel {
+        k: 4,
+        sigma,
+        noise: NoiseSpec::Gaussian,
+        target: Target::W2,
+    };
+    type Case<'a> = (Request<'a>, fn(&ServeError) -> bool);
+    let cases: Vec<Case<'_>> = vec![
         (
-            req(MatRef::new(&[], 0, 8).unwrap(), user, 1, Variant::Baseline),
+            mk(MatRef::new(&[], 0, 8).unwrap(), user, 1, Variant::Baseline),
             |e| matches!(e, ServeError::NoCandidates),
         ),
-        (req(ok, user, 0, Variant::Baseline), |e| {
+        (mk(ok, user, 0, Variant::Baseline), |e| {
             matches!(e, ServeError::BadLength { .. })
         }),
-        (req(ok, user, 7, Variant::Baseline), |e| {
+        (mk(ok, user, 7, Variant::Baseline), |e| {
             matches!(e, ServeError::BadLength { .. })
         }),
         (
-            req(
+            mk(
                 MatRef::new(items, 8, 6).unwrap(),
                 user,
                 2,
@@ -296,40 +304,18 @@ fn bad_requests_get_typed_errors() {
             ),
             |e| matches!(e, ServeError::FeatureWidth { .. }),
         ),
-        (req(ok, &user[..3], 2, Variant::Baseline), |e| {
+        (mk(ok, &user[..3], 2, Variant::Baseline), |e| {
             matches!(e, ServeError::FeatureWidth { .. })
         }),
-        (req(ok, user, 2, Variant::BestOfK { k: 0 }), |e| {
+        (mk(ok, user, 2, Variant::BestOfK { k: 0 }), |e| {
             matches!(e, ServeError::BadKnob(_))
         }),
-        (
-            req(
-                ok,
-                user,
-                2,
-                Variant::Parallel {
-                    k: 4,
-                    sigma: f32::NAN,
-                    noise: NoiseSpec::Gaussian,
-                    target: Target::W2,
-                },
-            ),
-            |e| matches!(e, ServeError::BadKnob(_)),
-        ),
-        (
-            req(
-                ok,
-                user,
-                2,
-                Variant::Parallel {
-                    k: 4,
-                    sigma: -1.0,
-                    noise: NoiseSpec::Gaussian,
-                    target: Target::W2,
-                },
-            ),
-            |e| matches!(e, ServeError::BadKnob(_)),
-        ),
+        (mk(ok, user, 2, par(f32::NAN)), |e| {
+            matches!(e, ServeError::BadKnob(_))
+        }),
+        (mk(ok, user, 2, par(-1.0)), |e| {
+            matches!(e, ServeError::BadKnob(_))
+        }),
     ];
     for (r, check) in cases {
         let e = m.serve(&r, &mut s, None).unwrap_err();
@@ -337,10 +323,9 @@ fn bad_requests_get_typed_errors() {
     }
     let mut bad = f.items.clone();
     bad[13] = f32::NAN;
-    let bad: &'static [f32] = Box::leak(bad.into_boxed_slice());
     let e = m
         .serve(
-            &req(MatRef::new(bad, 6, 8).unwrap(), user, 2, Variant::Baseline),
+            &mk(MatRef::new(&bad, 6, 8).unwrap(), user, 2, Variant::Baseline),
             &mut s,
             None,
         )
@@ -353,10 +338,14 @@ fn bad_requests_get_typed_errors() {
         }
     );
     let big = Features::random(&m.cfg, 33, 0);
-    let big: &'static [f32] = Box::leak(big.items.into_boxed_slice());
     let e = m
         .serve(
-            &req(MatRef::new(big, 33, 8).unwrap(), user, 2, Variant::Baseline),
+            &mk(
+                MatRef::new(&big.items, 33, 8).unwrap(),
+                user,
+                2,
+                Variant::Baseline,
+            ),
             &mut s,
             None,
         )
@@ -365,11 +354,12 @@ fn bad_requests_get_typed_errors() {
         e,
         ServeError::TooManyCandidates { n: 33, max: 32 }
     ));
-    let e = m.serve(&req(ok, user, 2, Variant::Exhaustive), &mut s, None);
-    assert!(e.is_ok());
+    assert!(m
+        .serve(&mk(ok, user, 2, Variant::Exhaustive), &mut s, None)
+        .is_ok());
     // The model still serves, unchanged.
     assert!(m
-        .serve(&req(ok, user, 2, Variant::Baseline), &mut s, None)
+        .serve(&mk(ok, user, 2, Variant::Baseline), &mut s, None)
         .is_ok());
     assert_eq!(m.weights_hash(), before);
 }
