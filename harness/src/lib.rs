@@ -6,10 +6,16 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod dataset;
 pub mod model;
 pub mod peak;
+pub mod progress;
+pub mod rng;
 pub mod scenario;
 pub mod serve;
+pub mod sim;
+pub mod train;
+pub mod world;
 
 pub use last_kernels;
 

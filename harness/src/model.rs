@@ -379,6 +379,39 @@ impl Model {
         })
     }
 
+    /// Writes the evaluator's input rows for `lists` (each `len` long,
+    /// concatenated): row `(j, t)` is `[x_{π_t}; u; mean of x above t; P_t]`
+    /// (the mean is 0 at t = 0). `z` holds `lists.len()` rows of
+    /// [`Config::eval_in`]; `above` is d_x of scratch. Indices must be < N.
+    pub fn eval_input(
+        &self,
+        items: MatRef<'_>,
+        user: &[f32],
+        lists: &[usize],
+        len: usize,
+        z: &mut [f32],
+        above: &mut [f32],
+    ) {
+        let (dx, du, pd) = (self.cfg.d_x, self.cfg.d_u, self.cfg.pos_dim);
+        let zin = self.cfg.eval_in();
+        for (j, list) in lists.chunks_exact(len).enumerate() {
+            above.fill(0.0);
+            for (t, &item) in list.iter().enumerate() {
+                let row = &mut z[(j * len + t) * zin..(j * len + t + 1) * zin];
+                row[..dx].copy_from_slice(items.row(item));
+                row[dx..dx + du].copy_from_slice(user);
+                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
+                for (o, a) in row[dx + du..2 * dx + du].iter_mut().zip(above.iter()) {
+                    *o = a * inv;
+                }
+                row[2 * dx + du..].copy_from_slice(&self.eval.pos[t * pd..(t + 1) * pd]);
+                for (a, x) in above.iter_mut().zip(items.row(item)) {
+                    *a += x;
+                }
+            }
+        }
+    }
+
     fn layers(&self) -> [(&'static str, &Layer); 9] {
         [
             ("gen.w1", &self.gen.w1),

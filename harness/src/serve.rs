@@ -988,28 +988,13 @@ impl Ctx<'_, '_> {
         let be = self.be();
         let cfg = &self.m.cfg;
         let ev = &self.m.eval;
-        let (l, dx, du, pd) = (self.req.len, cfg.d_x, cfg.d_u, cfg.pos_dim);
+        let (l, dx) = (self.req.len, cfg.d_x);
         let zin = cfg.eval_in();
         let rows = count * l;
         let z = grow(&mut b.z, rows * zin);
         let above = grow(&mut b.above, dx);
-        for j in 0..count {
-            above.fill(0.0);
-            for t in 0..l {
-                let item = lists[j * l + t];
-                let row = &mut z[(j * l + t) * zin..(j * l + t + 1) * zin];
-                row[..dx].copy_from_slice(self.req.items.row(item));
-                row[dx..dx + du].copy_from_slice(self.req.user);
-                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
-                for (o, a) in row[dx + du..2 * dx + du].iter_mut().zip(above.iter()) {
-                    *o = a * inv;
-                }
-                row[2 * dx + du..].copy_from_slice(&ev.pos[t * pd..(t + 1) * pd]);
-                for (a, x) in above.iter_mut().zip(self.req.items.row(item)) {
-                    *a += x;
-                }
-            }
-        }
+        self.m
+            .eval_input(self.req.items, self.req.user, &lists[..rows], l, z, above);
         let (h1, h2) = (cfg.eval_h1, cfg.eval_h2);
         grow(&mut b.e1, rows * h1);
         grow(&mut b.e2, rows * h2);

@@ -1,0 +1,72 @@
+//! What training and evaluation run on: re-ranking **instances** (one
+//! request's user, candidates, initial list and hidden ground truth), the
+//! **logs** an evaluator learns from, and the split into train, validation
+//! and test. Builders for each source live beside it ([`crate::world`] for
+//! the embedded synthetic world; LETOR and WSCD in [`crate::sources`]).
+
+use crate::model::Config;
+use crate::sim::{ClickModel, Truth};
+use last_kernels::MatRef;
+
+/// One re-ranking request with everything needed to measure it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Group key (query id, or user id for the synthetic world).
+    pub key: String,
+    /// User / context features (d_u).
+    pub user: Vec<f32>,
+    /// Candidate features, n × d_x row-major.
+    pub items: Vec<f32>,
+    /// Candidates N.
+    pub n: usize,
+    /// The initial ranker's list (length L).
+    pub initial: Vec<usize>,
+    /// Ground truth: for measuring only, never for choosing.
+    pub truth: Truth,
+}
+
+impl Instance {
+    /// The candidate matrix.
+    pub fn items(&self) -> MatRef<'_> {
+        MatRef::new(&self.items, self.n, self.items.len() / self.n.max(1))
+            .expect("items hold n rows by construction")
+    }
+}
+
+/// One logged impression: the list shown for an instance and its clicks.
+#[derive(Debug, Clone)]
+pub struct Log {
+    /// Index into the split's instances.
+    pub instance: usize,
+    /// Shown list.
+    pub list: Vec<usize>,
+    /// Clicked positions.
+    pub clicks: Vec<bool>,
+}
+
+/// A dataset prepared for `last train` / `last eval`.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Name for reports.
+    pub name: String,
+    /// Model shapes fitting this data.
+    pub cfg: Config,
+    /// Output length L.
+    pub len: usize,
+    /// Ground-truth click model (the judge).
+    pub judge: ClickModel,
+    /// Training instances (generator training, evaluator logs).
+    pub train: Vec<Instance>,
+    /// Validation instances (early stopping, hyper-parameter choice).
+    pub valid: Vec<Instance>,
+    /// Test instances (reported only).
+    pub test: Vec<Instance>,
+    /// Logged impressions on `train`.
+    pub train_logs: Vec<Log>,
+    /// Logged impressions on `valid` (held-out evaluator quality).
+    pub valid_logs: Vec<Log>,
+    /// Threshold on labels for MAP's binary relevance.
+    pub map_threshold: f32,
+    /// Where the data came from and how it was prepared (for the report).
+    pub notes: Vec<String>,
+}
