@@ -6,8 +6,10 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod metrics;
 pub mod model;
 pub mod peak;
+pub mod plot;
 pub mod scenario;
 pub mod serve;
 
