@@ -6,14 +6,20 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod data;
 pub mod dataset;
+pub mod eval;
+pub mod metrics;
 pub mod model;
 pub mod peak;
+pub mod pipeline;
+pub mod plot;
 pub mod progress;
 pub mod rng;
 pub mod scenario;
 pub mod serve;
 pub mod sim;
+pub mod sources;
 pub mod train;
 pub mod world;
 
