@@ -36,7 +36,7 @@ impl Instance {
 /// One logged impression: the list shown for an instance and its clicks.
 #[derive(Debug, Clone)]
 pub struct Log {
-    /// Index into the split's instances.
+    /// Index into the log's instance list.
     pub instance: usize,
     /// Shown list.
     pub list: Vec<usize>,
@@ -61,9 +61,13 @@ pub struct Dataset {
     pub valid: Vec<Instance>,
     /// Test instances (reported only).
     pub test: Vec<Instance>,
-    /// Logged impressions on `train`.
+    /// Requests the training logs were shown for ([`Log::instance`] indexes this).
+    pub train_log_instances: Vec<Instance>,
+    /// Logged impressions for the evaluator to learn from.
     pub train_logs: Vec<Log>,
-    /// Logged impressions on `valid` (held-out evaluator quality).
+    /// Requests of the held-out logs.
+    pub valid_log_instances: Vec<Instance>,
+    /// Held-out logged impressions (evaluator early stopping and quality).
     pub valid_logs: Vec<Log>,
     /// Threshold on labels for MAP's binary relevance.
     pub map_threshold: f32,

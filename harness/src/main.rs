@@ -2,6 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use last::bench::{run_kernels, Suite};
+use last::eval::{evaluate, EvalOptions, Report};
+use last::pipeline::{load, train, Source};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +20,45 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Train on the embedded synthetic world and compare every variant on
+    /// its test split (the project's main job; no files needed).
+    Demo {
+        /// Report folder.
+        #[arg(long, default_value = "last-report/demo")]
+        out: PathBuf,
+        /// Also print one JSON object per variant.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        eval: EvalArgs,
+    },
+    /// Train evaluator and generator on a dataset; write safetensors + config.json.
+    Train {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Output model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Seed of initialisation and training.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Compare every variant on a dataset's test split with a trained model.
+    Eval {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Model folder written by `last train`.
+        #[arg(long)]
+        model: PathBuf,
+        /// Report folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// One JSON object per variant on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        eval: EvalArgs,
+    },
     /// Print the instruction-set path in use and the measured FMA peak.
     Info,
     /// Measure per-request latency of a LAST variant (or, with `kernels`, kernel throughput).
@@ -43,6 +86,115 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which dataset, and its files.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// synthetic | mslr | wscd
+    #[arg(long, default_value = "synthetic")]
+    data: String,
+    /// Training file (mslr: LETOR train file; wscd: trainSample).
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Test file (mslr: LETOR test file; wscd: testSample).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Seed of request sampling and logging.
+    #[arg(long, default_value_t = 1)]
+    data_seed: u64,
+}
+
+impl DataArgs {
+    fn source(&self) -> Result<Source, String> {
+        let files = |kind: &str| -> Result<(PathBuf, PathBuf), String> {
+            match (&self.train, &self.test) {
+                (Some(a), Some(b)) => Ok((a.clone(), b.clone())),
+                _ => Err(format!("--data {kind} needs --train FILE and --test FILE")),
+            }
+        };
+        match self.data.as_str() {
+            "synthetic" => Ok(Source::Synthetic(last::world::WorldSpec::default())),
+            "mslr" | "letor" => {
+                let (train, test) = files("mslr")?;
+                Ok(Source::Letor { train, test })
+            }
+            "wscd" => {
+                let (train, test) = files("wscd")?;
+                Ok(Source::Wscd { train, test })
+            }
+            other => Err(format!("unknown dataset {other:?} (synthetic, mslr, wscd)")),
+        }
+    }
+}
+
+/// Evaluation knobs shared by `demo` and `eval`.
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Lists per request for every multi-candidate variant (equal K).
+    #[arg(long, default_value_t = 16)]
+    k: usize,
+    /// Latency budget of the main table (µs).
+    #[arg(long, default_value_t = 50_000)]
+    table_budget_us: u64,
+    /// Budgets of the reward-vs-latency sweep (µs, comma-separated; empty = none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "25,50,100,200,400,800,1600,3200"
+    )]
+    budget_us: Vec<u64>,
+    /// Use at most this many test (and validation) requests.
+    #[arg(long)]
+    max_requests: Option<usize>,
+    /// Bootstrap resamples for the 95 % intervals.
+    #[arg(long, default_value_t = 2000)]
+    bootstrap: usize,
+}
+
+impl EvalArgs {
+    fn options(&self) -> Result<EvalOptions, String> {
+        if self.k == 0 || self.k > last::serve::MAX_K {
+            return Err(format!("--k {} must be in 1..=1024", self.k));
+        }
+        if self.bootstrap == 0 {
+            return Err("--bootstrap must be ≥ 1".into());
+        }
+        Ok(EvalOptions {
+            k: self.k,
+            budget: Duration::from_micros(self.table_budget_us),
+            sweep: self
+                .budget_us
+                .iter()
+                .map(|b| Duration::from_micros(*b))
+                .collect(),
+            max_requests: self.max_requests,
+            bootstrap: self.bootstrap,
+            ..EvalOptions::default()
+        })
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(2);
+}
+
+fn report(r: &Report, out: Option<&std::path::Path>, json: bool) -> Result<(), String> {
+    if json {
+        print!("{}", r.json_lines());
+    } else {
+        println!("{}", r.table());
+    }
+    if let Some(dir) = out {
+        let files = r
+            .write(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    Ok(())
 }
 
 fn parse_variant(name: &str, k: usize) -> Result<last::serve::Variant, String> {
@@ -94,6 +246,100 @@ fn main() {
         }
     };
     match cli.cmd {
+        Cmd::Demo { out, json, eval } => {
+            let t = Instant::now();
+            let run = || -> Result<(), String> {
+                let o = eval.options()?;
+                let data = load(&Source::Synthetic(last::world::WorldSpec::default()), 1)?;
+                eprintln!("{}", data.notes.join("\n"));
+                let (m, summary) = train(&data, &last::train::TrainOptions::default(), be)?;
+                let model_dir = out.join("model");
+                m.save(&model_dir).map_err(|e| e.to_string())?;
+                std::fs::write(
+                    out.join("train.json"),
+                    serde_json::to_string_pretty(&summary).expect("serialise"),
+                )
+                .map_err(|e| e.to_string())?;
+                eprintln!(
+                    "trained in {:.1} s; evaluating on {} test requests",
+                    summary.seconds,
+                    data.test.len()
+                );
+                let r = evaluate(&m, &data, &o).map_err(|e| e.to_string())?;
+                report(&r, Some(&out), json)?;
+                eprintln!(
+                    "demo done in {:.1} s: report {}, plot {}, model {}",
+                    t.elapsed().as_secs_f64(),
+                    out.join("report.txt").display(),
+                    out.join("reward_vs_budget.svg").display(),
+                    model_dir.display()
+                );
+                Ok(())
+            };
+            if let Err(e) = run() {
+                fail(e);
+            }
+        }
+        Cmd::Train { data, model, seed } => {
+            let run = || -> Result<(), String> {
+                let d = load(&data.source()?, data.data_seed)?;
+                eprintln!("{}", d.notes.join("\n"));
+                let o = last::train::TrainOptions {
+                    seed,
+                    ..Default::default()
+                };
+                let (m, summary) = train(&d, &o, be)?;
+                m.save(&model).map_err(|e| e.to_string())?;
+                let p = model.join("train.json");
+                std::fs::write(
+                    &p,
+                    serde_json::to_string_pretty(&summary).expect("serialise"),
+                )
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+                eprintln!(
+                    "trained in {:.1} s: evaluator valid log-loss {:.4} (untrained {:.4}), generator valid evaluator score {:.4} (untrained {:.4}); wrote {}",
+                    summary.seconds,
+                    summary.evaluator.best_valid_loss,
+                    summary.evaluator.initial_valid_loss,
+                    summary.generator.best_valid_score,
+                    summary.generator.initial_valid_score,
+                    model.display()
+                );
+                Ok(())
+            };
+            if let Err(e) = run() {
+                fail(e);
+            }
+        }
+        Cmd::Eval {
+            data,
+            model,
+            out,
+            json,
+            eval,
+        } => {
+            let run = || -> Result<(), String> {
+                let o = eval.options()?;
+                let d = load(&data.source()?, data.data_seed)?;
+                let m = last::model::Model::load(&model, be).map_err(|e| e.to_string())?;
+                if m.cfg.d_x != d.cfg.d_x || m.cfg.d_u != d.cfg.d_u {
+                    return Err(format!(
+                        "model {} has d_x = {}, d_u = {}; dataset {} needs {} and {}",
+                        model.display(),
+                        m.cfg.d_x,
+                        m.cfg.d_u,
+                        d.name,
+                        d.cfg.d_x,
+                        d.cfg.d_u
+                    ));
+                }
+                let r = evaluate(&m, &d, &o).map_err(|e| e.to_string())?;
+                report(&r, out.as_deref(), json)
+            };
+            if let Err(e) = run() {
+                fail(e);
+            }
+        }
         Cmd::Info => {
             println!("isa: {}", be.isa());
             match last::peak::peak_gflops() {

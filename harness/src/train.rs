@@ -737,21 +737,8 @@ pub struct EvalTrainReport {
     pub initial_valid_loss: f64,
 }
 
-/// Mean binary log-loss, probabilities clipped to [1e-7, 1 − 1e-7].
 fn mean_logloss(p: &[f32], y: &[bool]) -> f64 {
-    let total: f64 = p
-        .iter()
-        .zip(y)
-        .map(|(&c, &y)| {
-            let c = c.clamp(1e-7, 1.0 - 1e-7) as f64;
-            if y {
-                -c.ln()
-            } else {
-                -(1.0 - c).ln()
-            }
-        })
-        .sum();
-    total / p.len().max(1) as f64
+    crate::metrics::log_loss(p, y).unwrap_or(f64::NAN)
 }
 
 /// Trains the evaluator on `data.train_logs`, early-stopping on
@@ -766,7 +753,7 @@ pub fn train_evaluator(
     }
     let len = data.len;
     let valid_loss = |m: &Model| -> Result<f64, TrainError> {
-        let (p, y) = predict_logs(m, &data.valid, &data.valid_logs, len)?;
+        let (p, y) = predict_logs(m, &data.valid_log_instances, &data.valid_logs, len)?;
         Ok(mean_logloss(&p, &y))
     };
     let mut params = eval_params(m);
@@ -792,7 +779,7 @@ pub fn train_evaluator(
         let mut total = 0f64;
         for batch in order.chunks(o.eval_batch.max(1)) {
             let logs: Vec<&Log> = batch.iter().map(|&i| &data.train_logs[i]).collect();
-            let (loss, g) = eval_logloss_grad(m, &data.train, &logs, len)?;
+            let (loss, g) = eval_logloss_grad(m, &data.train_log_instances, &logs, len)?;
             total += loss;
             adam.step(&mut params, &g);
             set_eval_params(m, &params)?;

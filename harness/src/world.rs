@@ -194,6 +194,8 @@ pub fn build(spec: &WorldSpec) -> Dataset {
         cfg: config(spec),
         len: spec.len,
         judge,
+        train_log_instances: train.clone(),
+        valid_log_instances: valid.clone(),
         train,
         valid,
         test,

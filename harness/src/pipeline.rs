@@ -1,0 +1,86 @@
+//! The steps behind `last demo`, `last train` and `last eval`: build a
+//! dataset from its source, train evaluator then generator, save, evaluate.
+
+use crate::dataset::Dataset;
+use crate::model::Model;
+use crate::train::{
+    train_evaluator, train_generator, EvalTrainReport, GenTrainReport, TrainOptions,
+};
+use last_kernels::Backend;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where a dataset comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The embedded synthetic world.
+    Synthetic(crate::world::WorldSpec),
+    /// LETOR files (MSLR-style): train and test.
+    Letor {
+        /// Training file.
+        train: PathBuf,
+        /// Test file.
+        test: PathBuf,
+    },
+    /// WSCD click logs: train and test sessions.
+    Wscd {
+        /// Training sessions.
+        train: PathBuf,
+        /// Test sessions.
+        test: PathBuf,
+    },
+}
+
+/// Builds the dataset of a source (deterministic for a seed).
+pub fn load(source: &Source, seed: u64) -> Result<Dataset, String> {
+    match source {
+        Source::Synthetic(spec) => Ok(crate::world::build(spec)),
+        Source::Letor { train, test } => {
+            crate::sources::letor(train, test, seed).map_err(|e| e.to_string())
+        }
+        Source::Wscd { train, test } => {
+            crate::sources::wscd(train, test, seed).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// What `train` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Dataset.
+    pub dataset: String,
+    /// Options.
+    pub options: TrainOptions,
+    /// Evaluator training.
+    pub evaluator: EvalTrainReport,
+    /// Generator training.
+    pub generator: GenTrainReport,
+    /// Wall time (s).
+    pub seconds: f64,
+    /// Dataset preparation notes.
+    pub notes: Vec<String>,
+}
+
+/// Trains a fresh model on `data`: evaluator first, then the generator
+/// against it.
+pub fn train(
+    data: &Dataset,
+    o: &TrainOptions,
+    be: Backend,
+) -> Result<(Model, TrainSummary), String> {
+    let t = std::time::Instant::now();
+    let mut m = Model::random(data.cfg.clone(), o.seed, be).map_err(|e| e.to_string())?;
+    let evaluator = train_evaluator(&mut m, data, o).map_err(|e| e.to_string())?;
+    let generator = train_generator(&mut m, data, o).map_err(|e| e.to_string())?;
+    Ok((
+        m,
+        TrainSummary {
+            dataset: data.name.clone(),
+            options: o.clone(),
+            evaluator,
+            generator,
+            seconds: t.elapsed().as_secs_f64(),
+            notes: data.notes.clone(),
+        },
+    ))
+}
