@@ -9,3 +9,5 @@ scripts/setup-aarch64.sh "$DEST"
 export RUSTC="$DEST/rustc" RUSTDOC="$DEST/rustdoc" CARGO_TARGET_DIR=target/a64
 export QEMU_CPU=${QEMU_CPU:-neoverse-n1}
 cargo test --locked -p last-kernels -p last-tests --target aarch64-unknown-linux-gnu
+# The whole serving loop on NEON against the scalar path and the x86-pinned lists.
+cargo test --locked -p last --no-default-features --test cross_isa --target aarch64-unknown-linux-gnu

@@ -330,13 +330,12 @@ fn max_n(split: &[Instance]) -> usize {
     split.iter().map(|i| i.n).max().unwrap_or(0)
 }
 
+/// A noise kind, its target and the σ chosen for it.
+pub type Tuned = (NoiseSpec, Target, f32);
+
 /// Chooses σ per noise kind and the gradient scale on the validation split
 /// by mean ground-truth reward.
-pub fn tune(
-    m: &Model,
-    data: &Dataset,
-    o: &EvalOptions,
-) -> Result<(Vec<(NoiseSpec, Target, f32)>, f32), EvalError> {
+pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<(Vec<Tuned>, f32), EvalError> {
     let valid = cap(&data.valid, o.max_requests);
     if valid.is_empty() {
         let s = o.sigma_grid.first().copied().unwrap_or(0.05);

@@ -19,6 +19,7 @@ pub mod rng;
 pub mod scenario;
 pub mod serve;
 pub mod sim;
+pub mod soak;
 pub mod sources;
 pub mod train;
 pub mod world;

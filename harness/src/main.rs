@@ -59,6 +59,16 @@ enum Cmd {
         #[command(flatten)]
         eval: EvalArgs,
     },
+    /// Serve a mix of every variant from several threads sharing one model
+    /// for a bounded time; check errors, model hash, memory and tail latency.
+    Soak {
+        /// Duration (s).
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Serving threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Print the instruction-set path in use and the measured FMA peak.
     Info,
     /// Measure per-request latency of a LAST variant (or, with `kernels`, kernel throughput).
@@ -338,6 +348,20 @@ fn main() {
             };
             if let Err(e) = run() {
                 fail(e);
+            }
+        }
+        Cmd::Soak { seconds, threads } => {
+            if seconds == 0 || threads == 0 || threads > 64 {
+                fail("--seconds must be ≥ 1 and --threads in 1..=64");
+            }
+            match last::soak::soak(Duration::from_secs(seconds), threads, be) {
+                Ok(r) => {
+                    println!("{}", serde_json::to_string_pretty(&r).expect("serialise"));
+                    if r.errors > 0 || !r.model_unchanged {
+                        fail("soak failed: errors on valid requests or the model changed");
+                    }
+                }
+                Err(e) => fail(e),
             }
         }
         Cmd::Info => {

@@ -88,6 +88,17 @@ impl Config {
             .and_then(|w| w.get(t).copied())
             .unwrap_or(1.0)
     }
+    /// Parses and checks a JSON config (the `config.json` beside the weights).
+    pub fn from_json(text: &str) -> Result<Self, ModelError> {
+        let cfg: Config =
+            serde_json::from_str(text).map_err(|e| ModelError::Config(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+    /// Serialises the config as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
     fn check(&self) -> Result<(), ModelError> {
         let dims = [
             ("d_x", self.d_x),
@@ -489,8 +500,7 @@ impl Model {
         let wpath = dir.join("model.safetensors");
         std::fs::write(&wpath, bytes).map_err(|e| io(&wpath, e))?;
         let cpath = dir.join("config.json");
-        let cfg = serde_json::to_string_pretty(&self.cfg).expect("config serialises");
-        std::fs::write(&cpath, cfg).map_err(|e| io(&cpath, e))?;
+        std::fs::write(&cpath, self.cfg.to_json()).map_err(|e| io(&cpath, e))?;
         Ok(())
     }
 
@@ -502,8 +512,7 @@ impl Model {
         };
         let cpath = dir.join("config.json");
         let text = std::fs::read_to_string(&cpath).map_err(|e| io(&cpath, e))?;
-        let cfg: Config =
-            serde_json::from_str(&text).map_err(|e| ModelError::Config(e.to_string()))?;
+        let cfg = Config::from_json(&text)?;
         let wpath = dir.join("model.safetensors");
         let bytes = std::fs::read(&wpath).map_err(|e| io(&wpath, e))?;
         Self::from_bytes(cfg, &bytes, backend)

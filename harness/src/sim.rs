@@ -73,13 +73,13 @@ impl ClickModel {
     /// One simulated session: which positions were clicked.
     pub fn sample(&self, truth: &Truth, list: &[usize], rng: &mut Rng) -> Vec<bool> {
         let mut clicks = vec![false; list.len()];
-        for t in 0..list.len() {
+        for (t, click) in clicks.iter_mut().enumerate() {
             let e = self.exam.get(t).copied().unwrap_or(0.0) as f64;
             if rng.uniform() >= e {
                 continue;
             }
             if rng.uniform() < self.attract_at(truth, list, t) as f64 {
-                clicks[t] = true;
+                *click = true;
                 if rng.uniform() < self.stop as f64 {
                     break;
                 }

@@ -328,7 +328,7 @@ pub fn eval_logloss_grad(
             let r = j * len + t;
             let y = if log.clicks[t] { 1.0 } else { 0.0 };
             let c = pass.c[r].clamp(1e-7, 1.0 - 1e-7);
-            loss -= (y * (c as f64).ln() + (1.0 - y) * (1.0 - c as f64).ln()) as f64;
+            loss -= y * (c as f64).ln() + (1.0 - y) * (1.0 - c as f64).ln();
             dlogit[r] = (pass.c[r] - y as f32) / rows;
         }
     }
