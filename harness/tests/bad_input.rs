@@ -1,0 +1,231 @@
+//! The error policy, case by case: every defect in a weight file, a config
+//! or a command line gets a typed error with a useful message, never a
+//! panic. (Request defects: `serve.rs`; data files: the readers' unit tests.)
+
+use last::model::{Config, Dtype, Model, ModelError};
+use last_kernels::Backend;
+use serde_json::Value;
+use std::process::Command;
+
+fn cfg() -> Config {
+    Config {
+        d_x: 3,
+        d_u: 2,
+        hidden: 4,
+        eval_h1: 4,
+        eval_h2: 3,
+        pos_dim: 2,
+        max_len: 3,
+        max_candidates: 8,
+        dtype: Dtype::F32,
+        position_weights: None,
+    }
+}
+
+fn model_bytes() -> Vec<u8> {
+    let m = Model::random(cfg(), 1, Backend::detect()).unwrap();
+    let dir = std::env::temp_dir().join(format!("last-bad-{}", std::process::id()));
+    m.save(&dir).unwrap();
+    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    b
+}
+
+/// Splits a safetensors file into its JSON header and data.
+fn split(b: &[u8]) -> (Value, Vec<u8>) {
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    (
+        serde_json::from_slice(&b[8..8 + n]).unwrap(),
+        b[8 + n..].to_vec(),
+    )
+}
+
+fn join(h: &Value, data: &[u8]) -> Vec<u8> {
+    let text = serde_json::to_vec(h).unwrap();
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(data);
+    out
+}
+
+fn load(b: &[u8]) -> Result<Model, ModelError> {
+    Model::from_bytes(cfg(), b, Backend::detect())
+}
+
+#[test]
+fn weight_file_defects_get_typed_errors() {
+    let good = model_bytes();
+    assert!(load(&good).is_ok());
+    let (h, data) = split(&good);
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut h2 = h.clone();
+        f(&mut h2);
+        join(&h2, &data)
+    };
+    let expect = |bytes: Vec<u8>, what: &str, pred: fn(&ModelError) -> bool| {
+        let e = load(&bytes).expect_err(what);
+        assert!(pred(&e), "{what}: unexpected error {e}");
+        assert!(!e.to_string().is_empty());
+    };
+    // Not a safetensors file / truncated / header length lies.
+    expect(b"GGUF\0\0\0\0garbage".to_vec(), "wrong magic", |e| {
+        matches!(e, ModelError::Format(_))
+    });
+    expect(good[..good.len() - 3].to_vec(), "truncated", |e| {
+        matches!(e, ModelError::Format(_))
+    });
+    let mut lie = good.clone();
+    lie[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    expect(lie, "header length beyond the file", |e| {
+        matches!(e, ModelError::Format(_))
+    });
+    // Header offsets beyond the data.
+    expect(
+        edit(&|h| {
+            let o = &mut h["gen.v"]["data_offsets"];
+            let end = o[1].as_u64().unwrap();
+            o[1] = Value::from(end + 4000);
+        }),
+        "offsets beyond the data",
+        |e| matches!(e, ModelError::Format(_)),
+    );
+    // Wrong dtype (same byte size, I32).
+    expect(
+        edit(&|h| h["gen.v"]["dtype"] = Value::from("I32")),
+        "wrong dtype",
+        |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.v" && why.contains("dtype")),
+    );
+    // Missing tensor: drop the one stored last, and its bytes.
+    let (last_name, start) = h
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.get("data_offsets")?[0].as_u64()?)))
+        .max_by_key(|(_, s)| *s)
+        .unwrap();
+    let mut h2 = h.clone();
+    h2.as_object_mut().unwrap().remove(&last_name);
+    let e = load(&join(&h2, &data[..start as usize])).unwrap_err();
+    assert!(
+        matches!(&e, ModelError::Tensor { name, why } if *name == last_name && why.contains("missing")),
+        "missing tensor: {e}"
+    );
+    // Extra tensor (with its own bytes appended).
+    let mut h3 = h.clone();
+    let end = data.len() as u64;
+    h3.as_object_mut().unwrap().insert(
+        "gen.extra".into(),
+        serde_json::json!({"dtype": "F32", "shape": [4], "data_offsets": [end, end + 16]}),
+    );
+    let mut d3 = data.clone();
+    d3.extend([0u8; 16]);
+    let e = load(&join(&h3, &d3)).unwrap_err();
+    assert!(
+        matches!(&e, ModelError::Tensor { name, why } if name == "gen.extra" && why.contains("extra")),
+        "extra tensor: {e}"
+    );
+    // Mis-shaped: same element count, transposed.
+    expect(
+        edit(&|h| h["gen.w1.weight"]["shape"] = serde_json::json!([8, 4])),
+        "mis-shaped tensor",
+        |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.w1.weight" && why.contains("shape")),
+    );
+    // Non-finite weights.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let off = h["gen.w2.weight"]["data_offsets"][0].as_u64().unwrap() as usize;
+        let mut d = data.clone();
+        d[off + 4..off + 8].copy_from_slice(&bad.to_le_bytes());
+        expect(
+            join(&h, &d),
+            "non-finite weight",
+            |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.w2.weight" && why.contains("non-finite")),
+        );
+    }
+    // A config that disagrees with the tensors.
+    let mut other = cfg();
+    other.eval_h1 = 5;
+    let e = Model::from_bytes(other, &good, Backend::detect()).unwrap_err();
+    assert!(matches!(e, ModelError::Tensor { .. }), "{e}");
+}
+
+#[test]
+fn bad_configs_get_typed_errors() {
+    let ok = cfg().to_json();
+    assert_eq!(Config::from_json(&ok).unwrap(), cfg());
+    for (text, needle) in [
+        ("{", "EOF"),
+        ("[]", "expected struct Config"),
+        (&ok.replace("\"hidden\": 4", "\"hidden\": 0"), "hidden"),
+        (&ok.replace("\"hidden\": 4", "\"hidden\": 100000"), "hidden"),
+        (
+            &ok.replace("\"hidden\": 4", "\"hidden\": -1"),
+            "invalid value",
+        ),
+        (
+            &ok.replace("\"dtype\": \"f32\"", "\"dtype\": \"bf16\""),
+            "unknown variant",
+        ),
+        (
+            &ok.replace("\"position_weights\": null", "\"position_weights\": [1.0]"),
+            "position_weights",
+        ),
+    ] {
+        match Config::from_json(text) {
+            Err(ModelError::Config(m)) => assert!(m.contains(needle), "{m:?} lacks {needle:?}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+fn last(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_last"))
+        .args(args)
+        .env("LAST_QUIET", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_command_lines_exit_2_with_a_message() {
+    let missing = "/nonexistent/last-data-file";
+    for (args, needle) in [
+        (vec!["frobnicate"], "unrecognized subcommand"),
+        (
+            vec!["bench", "--variant", "nope", "--requests", "1"],
+            "unknown variant",
+        ),
+        (
+            vec!["bench", "--scenario", "huge", "--requests", "1"],
+            "unknown scenario",
+        ),
+        (vec!["bench", "--requests", "0"], "--requests"),
+        (
+            vec!["train", "--data", "mslr", "--model", "/tmp/x"],
+            "needs --train",
+        ),
+        (
+            vec!["train", "--data", "imagenet", "--model", "/tmp/x"],
+            "unknown dataset",
+        ),
+        (
+            vec![
+                "train", "--data", "mslr", "--train", missing, "--test", missing, "--model",
+                "/tmp/x",
+            ],
+            missing,
+        ),
+        (vec!["eval", "--model", missing], missing),
+        (vec!["eval", "--model", missing, "--k", "0"], "--k"),
+        (vec!["demo", "--k", "5000"], "--k"),
+        (vec!["soak", "--seconds", "0"], "--seconds"),
+    ] {
+        let (code, err) = last(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
