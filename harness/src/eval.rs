@@ -16,7 +16,7 @@ use crate::metrics::{self, Interval};
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
-use crate::train::{predict_logs, EvalPass, TrainError};
+use crate::train::{predict_logs, rollout, EvalPass, Pick, TrainError};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,9 @@ pub struct EvaluatorQuality {
     pub kendall_tau: f64,
     /// Requests and random lists per request behind `kendall_tau`.
     pub tau_lists: (usize, usize),
+    /// The same τ-b on lists sampled from the generator's own policy: the
+    /// neighbourhood LAST searches, where the evaluator has to be right.
+    pub kendall_tau_policy: f64,
 }
 
 /// Mean ground-truth reward of some variants at a budget.
@@ -402,15 +405,8 @@ pub fn evaluator_quality(
     let per = 20;
     let mut rng = Rng::new(o.seed ^ 0x7a0);
     let mut taus = Vec::new();
-    for inst in test {
-        let lists: Vec<Vec<usize>> = (0..per)
-            .map(|_| {
-                let mut idx: Vec<usize> = (0..inst.n).collect();
-                rng.shuffle(&mut idx);
-                idx.truncate(data.len);
-                idx
-            })
-            .collect();
+    let mut taus_policy = Vec::new();
+    let tau = |inst: &Instance, lists: &[Vec<usize>]| -> Result<Option<f64>, EvalError> {
         let pairs: Vec<(&Instance, &[usize])> = lists.iter().map(|l| (inst, &l[..])).collect();
         let es: Vec<f64> = EvalPass::forward(m, &pairs, data.len)?
             .list_scores(m)
@@ -421,15 +417,29 @@ pub fn evaluator_quality(
             .iter()
             .map(|l| data.judge.expected_clicks(&inst.truth, l))
             .collect();
-        if let Some(t) = metrics::kendall_tau_b(&es, &gt) {
-            taus.push(t);
-        }
+        Ok(metrics::kendall_tau_b(&es, &gt))
+    };
+    for inst in test {
+        let random: Vec<Vec<usize>> = (0..per)
+            .map(|_| {
+                let mut idx: Vec<usize> = (0..inst.n).collect();
+                rng.shuffle(&mut idx);
+                idx.truncate(data.len);
+                idx
+            })
+            .collect();
+        taus.extend(tau(inst, &random)?);
+        let policy: Vec<Vec<usize>> = (0..per)
+            .map(|_| rollout(m, inst, data.len, Pick::Sample(&mut rng)).map(|r| r.list))
+            .collect::<Result<_, _>>()?;
+        taus_policy.extend(tau(inst, &policy)?);
     }
     Ok(EvaluatorQuality {
         logloss: metrics::log_loss(&p, &y).unwrap_or(f64::NAN),
         auc: metrics::auc(&p, &y),
         kendall_tau: metrics::mean(&taus),
         tau_lists: (taus.len(), per),
+        kendall_tau_policy: metrics::mean(&taus_policy),
     })
 }
 
@@ -604,10 +614,11 @@ impl Report {
         let e = &self.evaluator;
         let _ = writeln!(
             s,
-            "evaluator: held-out log-loss {:.4}, AUC {}, Kendall τ-b vs ground truth {:.3} ({} requests × {} random lists)",
+            "evaluator: held-out log-loss {:.4}, AUC {}, Kendall τ-b vs ground truth {:.3} on random lists, {:.3} on lists sampled from the generator ({} requests × {} lists)",
             e.logloss,
             e.auc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into()),
             e.kendall_tau,
+            e.kendall_tau_policy,
             e.tau_lists.0,
             e.tau_lists.1
         );
