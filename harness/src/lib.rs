@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod data;
 pub mod model;
 pub mod peak;
 pub mod scenario;
