@@ -1,0 +1,767 @@
+//! LETOR / SVMlight reader (MSLR-WEB, Yahoo LTR and similar).
+//!
+//! One document per line:
+//!
+//! ```text
+//! label qid:N i:v i:v ... # optional comment
+//! ```
+//!
+//! Consecutive lines with the same `qid` form one query. Yahoo-style files
+//! have no `qid:`; their queries come from a separate group file (one document
+//! count per line, in file order), see [`LetorReader::with_groups`] and
+//! [`read_groups`].
+//!
+//! Rules, chosen to catch corrupt or misread files early:
+//!
+//! * Feature indices are 1-based, `1..=dim`; an index of 0 or above `dim` is
+//!   an error. Missing features are 0. An index repeated on one line is an
+//!   error.
+//! * Labels and values must parse as numbers, be finite, and be at most
+//!   [`MAX_ABS_VALUE`] in magnitude.
+//! * `qid:` must directly follow the label. A query id that reappears after
+//!   another query is an error (the file is not grouped by query).
+//! * Everything from `#` to the end of the line is a comment and is not
+//!   checked (it may hold any bytes); the rest of the line must be UTF-8.
+//! * Blank and comment-only lines are skipped; `\r\n` line ends are accepted;
+//!   a last line without a newline is read like any other.
+//! * A line longer than [`MAX_LINE_BYTES`] is an error.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::iter::FusedIterator;
+use std::path::Path;
+
+use super::{read_capped, show, Chunk, DataError};
+
+/// Longest accepted line, in bytes, not counting the line end. Longer lines
+/// are an error, so a file without newlines cannot take unbounded memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Largest accepted magnitude of a label or feature value: larger values are
+/// almost surely corrupt and would overflow f32 arithmetic downstream.
+pub const MAX_ABS_VALUE: f64 = 1e30;
+
+/// One query: its documents' labels and dense feature rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LetorQuery {
+    /// Query id: the `qid:` value, or the 0-based group ordinal for files
+    /// read with [`LetorReader::with_groups`].
+    pub qid: String,
+    /// Relevance label of each document, in file order.
+    pub labels: Vec<f32>,
+    /// Features, `docs() × dim`, row-major; features absent from a line are 0.
+    pub features: Vec<f32>,
+    /// Number of features per document.
+    pub dim: usize,
+}
+
+impl LetorQuery {
+    /// Number of documents in the query.
+    pub fn docs(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Feature row of document `doc`, or `None` if out of range.
+    pub fn row(&self, doc: usize) -> Option<&[f32]> {
+        // Checked first: with `dim == 0` every slice below is empty and valid.
+        if doc >= self.docs() {
+            return None;
+        }
+        let start = doc.checked_mul(self.dim)?;
+        self.features.get(start..start.checked_add(self.dim)?)
+    }
+
+    fn new(qid: String, dim: usize) -> Self {
+        LetorQuery {
+            qid,
+            labels: Vec::new(),
+            features: Vec::new(),
+            dim,
+        }
+    }
+
+    fn push(&mut self, label: f32, row: &[f32]) {
+        self.labels.push(label);
+        self.features.extend_from_slice(row);
+    }
+}
+
+/// Query grouping for qid-less files.
+#[derive(Debug)]
+struct Groups {
+    /// Documents per group, in file order.
+    counts: Vec<usize>,
+    /// Index of the next group to open.
+    next: usize,
+    /// Documents still expected in the current group.
+    left: usize,
+}
+
+/// Streaming LETOR reader: an iterator of queries that holds at most one
+/// query (plus the first line of the next) in memory.
+///
+/// Yields `Err` for the first malformed line (with file and line number) and
+/// `None` after it. It also remembers every query id seen, to detect files
+/// that are not grouped by query.
+#[derive(Debug)]
+pub struct LetorReader<R: BufRead> {
+    reader: R,
+    file: String,
+    dim: usize,
+    groups: Option<Groups>,
+    /// Lines read so far (the 1-based number of the last line read).
+    line: usize,
+    /// Documents read so far.
+    docs: usize,
+    buf: Vec<u8>,
+    /// Features of the last parsed line.
+    row: Vec<f32>,
+    /// Per feature, the line that last set it (duplicate detection).
+    stamp: Vec<usize>,
+    /// Query id and label of a line read but not yet returned: it starts the
+    /// next query, and its features are in `row`.
+    pending: Option<(String, f32)>,
+    /// Every query id seen, with the line where it started.
+    seen: HashMap<String, usize>,
+    done: bool,
+}
+
+impl<R: BufRead> LetorReader<R> {
+    /// Reads a file with `qid:` on every line; `dim` is the number of
+    /// features (valid indices `1..=dim`). `file_name` is used in errors.
+    pub fn new(reader: R, file_name: impl Into<String>, dim: usize) -> Self {
+        LetorReader {
+            reader,
+            file: file_name.into(),
+            dim,
+            groups: None,
+            line: 0,
+            docs: 0,
+            buf: Vec::new(),
+            row: vec![0.0; dim],
+            stamp: vec![0; dim],
+            pending: None,
+            seen: HashMap::new(),
+            done: false,
+        }
+    }
+
+    /// Reads a qid-less (Yahoo-style) file whose queries are given by
+    /// `groups`: the number of documents of each query, in file order (see
+    /// [`read_groups`]). Query ids become the 0-based group ordinal. A `qid:`
+    /// token, if present, is accepted and ignored. A group of 0 documents,
+    /// or a total that differs from the number of lines, is an error.
+    pub fn with_groups(
+        reader: R,
+        file_name: impl Into<String>,
+        dim: usize,
+        groups: Vec<usize>,
+    ) -> Self {
+        let mut r = Self::new(reader, file_name, dim);
+        r.groups = Some(Groups {
+            counts: groups,
+            next: 0,
+            left: 0,
+        });
+        r
+    }
+
+    fn parse_err(&self, msg: impl Into<String>) -> DataError {
+        DataError::Parse {
+            file: self.file.clone(),
+            line: self.line,
+            msg: msg.into(),
+        }
+    }
+
+    /// The query id of the document just read, in group mode.
+    fn next_group(&mut self) -> Result<String, DataError> {
+        let Some(g) = self.groups.as_mut() else {
+            return Err(self.parse_err("internal: not in group mode"));
+        };
+        while g.left == 0 {
+            let Some(&count) = g.counts.get(g.next) else {
+                let (n, total) = (g.counts.len(), total(&g.counts));
+                return Err(self.parse_err(format!(
+                    "more documents than the group file lists ({total} in {n} groups)"
+                )));
+            };
+            if count == 0 {
+                let i = g.next;
+                return Err(self.parse_err(format!("group {i} has 0 documents")));
+            }
+            g.left = count;
+            g.next += 1;
+        }
+        g.left -= 1;
+        Ok((g.next - 1).to_string())
+    }
+
+    /// At end of input: every group must be complete.
+    fn finish_groups(&self) -> Result<(), DataError> {
+        if let Some(g) = &self.groups {
+            if g.left > 0 || g.next < g.counts.len() {
+                let (docs, n, total) = (self.docs, g.counts.len(), total(&g.counts));
+                return Err(self.parse_err(format!(
+                    "file ends after {docs} documents but the group file lists {total} in {n} groups"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a new query id; an id seen before means the file is not
+    /// grouped by query.
+    fn check_new(&mut self, qid: &str) -> Result<(), DataError> {
+        if let Some(first) = self.seen.get(qid) {
+            return Err(self.parse_err(format!(
+                "query id {} reappears after other queries (first seen at line {first})",
+                show(qid)
+            )));
+        }
+        self.seen.insert(qid.to_owned(), self.line);
+        Ok(())
+    }
+
+    fn next_query(&mut self) -> Result<Option<LetorQuery>, DataError> {
+        // The line that ended the previous query starts this one. Its id is
+        // checked only now, so that the previous (complete) query is
+        // returned before a "reappears" error.
+        let mut query = None;
+        if let Some((qid, label)) = self.pending.take() {
+            self.check_new(&qid)?;
+            let mut q = LetorQuery::new(qid, self.dim);
+            q.push(label, &self.row);
+            query = Some(q);
+        }
+        loop {
+            let chunk = read_capped(&mut self.reader, b'\n', &mut self.buf, MAX_LINE_BYTES)
+                .map_err(|source| DataError::Io {
+                    file: self.file.clone(),
+                    source,
+                })?;
+            match chunk {
+                Chunk::Eof => {
+                    self.done = true;
+                    self.finish_groups()?;
+                    return Ok(query);
+                }
+                Chunk::TooLong => {
+                    self.line += 1;
+                    return Err(self.parse_err(format!("line longer than {MAX_LINE_BYTES} bytes")));
+                }
+                Chunk::Record => self.line += 1,
+            }
+            let parsed = parse_line(&self.buf, &mut self.row, &mut self.stamp, self.line)
+                .map_err(|m| self.parse_err(m))?;
+            let Some((qid_tok, label)) = parsed else {
+                continue;
+            };
+            let qid = if self.groups.is_some() {
+                self.next_group()?
+            } else {
+                match qid_tok {
+                    Some(q) => q,
+                    None => return Err(self.parse_err("missing qid")),
+                }
+            };
+            self.docs += 1;
+            match query.as_mut() {
+                Some(q) if q.qid == qid => q.push(label, &self.row),
+                Some(_) => {
+                    self.pending = Some((qid, label));
+                    return Ok(query);
+                }
+                None => {
+                    self.check_new(&qid)?;
+                    let mut q = LetorQuery::new(qid, self.dim);
+                    q.push(label, &self.row);
+                    query = Some(q);
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for LetorReader<R> {
+    type Item = Result<LetorQuery, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_query() {
+            Ok(Some(q)) => Some(Ok(q)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                self.pending = None;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl<R: BufRead> FusedIterator for LetorReader<R> {}
+
+fn total(counts: &[usize]) -> u128 {
+    counts.iter().map(|&c| c as u128).sum()
+}
+
+/// Parses a label or feature value: finite and at most [`MAX_ABS_VALUE`].
+fn parse_value(s: &str) -> Result<f32, &'static str> {
+    let v: f64 = s.parse().map_err(|_| "not a number")?;
+    // `inf`, `NaN` and the like are spelled with letters; `1e999` overflows
+    // to infinity but is only out of range.
+    let word = s
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E');
+    if v.is_nan() || (v.is_infinite() && word) {
+        return Err("non-finite value");
+    }
+    if v.abs() > MAX_ABS_VALUE {
+        return Err("value out of range");
+    }
+    Ok(v as f32)
+}
+
+/// Parses one line into `row` (length `dim`, zeros for absent features).
+/// Returns `None` for a blank or comment-only line, otherwise the `qid:`
+/// value (if any) and the label.
+fn parse_line<'a>(
+    raw: &'a [u8],
+    row: &mut [f32],
+    stamp: &mut [usize],
+    line: usize,
+) -> Result<Option<(Option<String>, f32)>, String> {
+    let data = match raw.iter().position(|&b| b == b'#' || b == b'\n') {
+        Some(i) => raw.get(..i).unwrap_or_default(),
+        None => raw,
+    };
+    let text: &'a str = std::str::from_utf8(data)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1))?;
+    let mut toks = text.split_ascii_whitespace();
+    let Some(first) = toks.next() else {
+        return Ok(None);
+    };
+    let label = parse_value(first).map_err(|m| format!("bad label {}: {m}", show(first)))?;
+    row.fill(0.0);
+    let dim = row.len();
+    let mut qid = None;
+    for (k, tok) in toks.enumerate() {
+        if let Some(q) = tok.strip_prefix("qid:") {
+            if k != 0 {
+                return Err("qid: must directly follow the label".into());
+            }
+            if q.is_empty() {
+                return Err("empty qid".into());
+            }
+            qid = Some(q.to_owned());
+            continue;
+        }
+        let Some((i, v)) = tok.split_once(':') else {
+            return Err(format!("bad token {}: expected index:value", show(tok)));
+        };
+        let idx: usize = i
+            .parse()
+            .map_err(|_| format!("bad feature index in {}", show(tok)))?;
+        if idx == 0 || idx > dim {
+            return Err(format!("feature index {idx} out of range 1..={dim}"));
+        }
+        let val = parse_value(v).map_err(|m| format!("bad value in {}: {m}", show(tok)))?;
+        let (Some(seen), Some(slot)) = (stamp.get_mut(idx - 1), row.get_mut(idx - 1)) else {
+            return Err(format!("feature index {idx} out of range 1..={dim}"));
+        };
+        if *seen == line {
+            return Err(format!("feature index {idx} repeated"));
+        }
+        *seen = line;
+        *slot = val;
+    }
+    Ok(Some((qid, label)))
+}
+
+/// Reads a whole qid-mode LETOR file (see [`LetorReader::new`]) into memory.
+/// A file without any document is [`DataError::Empty`].
+pub fn read_letor_file(path: &Path, dim: usize) -> Result<Vec<LetorQuery>, DataError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|source| DataError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    let queries =
+        LetorReader::new(BufReader::new(file), name.clone(), dim).collect::<Result<Vec<_>, _>>()?;
+    if queries.is_empty() {
+        return Err(DataError::Empty { file: name });
+    }
+    Ok(queries)
+}
+
+/// Reads a query-group file (Yahoo LTR `*.group`, SVMlight `.query`): one
+/// document count per line, in order. Blank lines are skipped; anything
+/// else that is not a non-negative integer is an error.
+pub fn read_groups<R: BufRead>(
+    mut reader: R,
+    file_name: impl Into<String>,
+) -> Result<Vec<usize>, DataError> {
+    let file = file_name.into();
+    let mut buf = Vec::new();
+    let mut counts = Vec::new();
+    let mut line = 0;
+    loop {
+        let chunk =
+            read_capped(&mut reader, b'\n', &mut buf, 1024).map_err(|source| DataError::Io {
+                file: file.clone(),
+                source,
+            })?;
+        let err = |line, msg: String| DataError::Parse {
+            file: file.clone(),
+            line,
+            msg,
+        };
+        match chunk {
+            Chunk::Eof => return Ok(counts),
+            Chunk::TooLong => return Err(err(line + 1, "line too long".into())),
+            Chunk::Record => line += 1,
+        }
+        let text = std::str::from_utf8(&buf)
+            .map_err(|_| err(line, "invalid UTF-8".into()))?
+            .trim();
+        if text.is_empty() {
+            continue;
+        }
+        let n = text
+            .parse::<usize>()
+            .map_err(|_| err(line, format!("bad group size {}", show(text))))?;
+        counts.push(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn read(text: &[u8], dim: usize) -> Vec<Result<LetorQuery, DataError>> {
+        LetorReader::new(Cursor::new(text.to_vec()), "t.txt", dim).collect()
+    }
+
+    fn read_ok(text: &[u8], dim: usize) -> Vec<LetorQuery> {
+        read(text, dim)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The first error: its line and message. Panics if there is none.
+    fn first_err(res: &[Result<LetorQuery, DataError>]) -> (usize, String) {
+        for r in res {
+            if let Err(e) = r {
+                match e {
+                    DataError::Parse { file, line, msg } => {
+                        assert_eq!(file, "t.txt");
+                        return (*line, msg.clone());
+                    }
+                    other => panic!("not a parse error: {other}"),
+                }
+            }
+        }
+        panic!("no error in {res:?}");
+    }
+
+    fn err_at(text: &[u8], dim: usize, line: usize, needle: &str) {
+        let res = read(text, dim);
+        let (l, msg) = first_err(&res);
+        assert_eq!(l, line, "{msg}");
+        assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+        // Nothing after the error.
+        assert!(res.last().unwrap().is_err(), "{res:?}");
+    }
+
+    #[test]
+    fn reads_queries() {
+        let text = b"2 qid:10 1:0.5 3:-1 # doc a\n\
+                     0 qid:10 2:7\n\
+                     \n\
+                     # comment only\n\
+                     1 qid:11 3:1e-3\r\n\
+                     4 qid:12";
+        let qs = read_ok(text, 3);
+        assert_eq!(qs.len(), 3);
+        assert_eq!(qs[0].qid, "10");
+        assert_eq!(qs[0].docs(), 2);
+        assert_eq!(qs[0].labels, vec![2.0, 0.0]);
+        assert_eq!(qs[0].features, vec![0.5, 0.0, -1.0, 0.0, 7.0, 0.0]);
+        assert_eq!(qs[0].row(1), Some(&[0.0, 7.0, 0.0][..]));
+        assert_eq!(qs[0].row(2), None);
+        assert_eq!(qs[1].qid, "11");
+        assert_eq!(qs[1].features, vec![0.0, 0.0, 1e-3]);
+        // Truncated last line (no newline) with no features.
+        assert_eq!(qs[2].qid, "12");
+        assert_eq!(qs[2].labels, vec![4.0]);
+        assert_eq!(qs[2].features, vec![0.0; 3]);
+        assert!(qs.iter().all(|q| q.dim == 3));
+    }
+
+    #[test]
+    fn dim_zero_and_non_numeric_qid() {
+        let qs = read_ok(b"1 qid:a-b\n0 qid:a-b\n", 0);
+        assert_eq!(qs.len(), 1);
+        assert_eq!(qs[0].qid, "a-b");
+        assert_eq!(qs[0].docs(), 2);
+        assert!(qs[0].features.is_empty());
+        assert_eq!(qs[0].row(1), Some(&[][..]));
+        // Found by the letor_reader fuzz target: `row` past the last
+        // document returned `Some(&[])` when `dim == 0`.
+        assert_eq!(qs[0].row(2), None);
+    }
+
+    #[test]
+    fn empty_inputs() {
+        assert!(read(b"", 3).is_empty());
+        assert!(read(b"\n\n  \n# nothing\n", 3).is_empty());
+        let dir = std::env::temp_dir().join(format!("last-letor-empty-{}", std::process::id()));
+        std::fs::write(&dir, b"# header only\n").unwrap();
+        let e = read_letor_file(&dir, 3).unwrap_err();
+        std::fs::remove_file(&dir).ok();
+        assert!(matches!(e, DataError::Empty { .. }), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_io_error() {
+        let e = read_letor_file(Path::new("/nonexistent/last/letor.txt"), 3).unwrap_err();
+        assert!(matches!(e, DataError::Io { .. }), "{e}");
+        assert!(e.to_string().starts_with("/nonexistent/last/letor.txt: "));
+    }
+
+    #[test]
+    fn bad_label() {
+        err_at(b"1 qid:1 1:1\nx qid:1 1:1\n", 3, 2, "bad label");
+        err_at(b"qid:1 1:1\n", 3, 1, "bad label");
+        err_at(b"nan qid:1 1:1\n", 3, 1, "non-finite");
+        err_at(b"1e31 qid:1\n", 3, 1, "value out of range");
+    }
+
+    #[test]
+    fn missing_or_misplaced_qid() {
+        err_at(b"1 qid:1 1:1\n0 1:1\n", 3, 2, "missing qid");
+        err_at(b"1 1:1 qid:1\n", 3, 1, "qid: must directly follow");
+        err_at(b"1 qid: 1:1\n", 3, 1, "empty qid");
+        err_at(b"1 qid:1 qid:1\n", 3, 1, "qid: must directly follow");
+    }
+
+    #[test]
+    fn bad_tokens() {
+        err_at(b"1 qid:1 1:1\n1 qid:1 abc\n", 3, 2, "bad token");
+        err_at(b"1 qid:1 1:\n", 3, 1, "bad value");
+        err_at(b"1 qid:1 :1\n", 3, 1, "bad feature index");
+        err_at(b"1 qid:1 -1:1\n", 3, 1, "bad feature index");
+        err_at(b"1 qid:1 1:2:3\n", 3, 1, "bad value");
+        err_at(b"1 qid:1 1:0x10\n", 3, 1, "not a number");
+        err_at(
+            b"1 qid:1 99999999999999999999999:1\n",
+            3,
+            1,
+            "bad feature index",
+        );
+    }
+
+    #[test]
+    fn non_finite_and_huge_values() {
+        for v in ["inf", "-inf", "NaN", "infinity", "+Inf"] {
+            let text = format!("1 qid:1 2:{v}\n");
+            err_at(text.as_bytes(), 3, 1, "non-finite value");
+        }
+        for v in ["1e31", "-1e31", "1e999", "3.5e38", "-1e400"] {
+            let text = format!("1 qid:1 2:{v}\n");
+            err_at(text.as_bytes(), 3, 1, "value out of range");
+        }
+        // At the bound and tiny values are fine.
+        let qs = read_ok(b"1 qid:1 1:1e30 2:-1e30 3:1e-300\n", 3);
+        assert_eq!(qs[0].features, vec![1e30, -1e30, 0.0]);
+    }
+
+    #[test]
+    fn index_out_of_range_and_repeated() {
+        err_at(b"1 qid:1 0:1\n", 3, 1, "feature index 0 out of range 1..=3");
+        err_at(
+            b"1 qid:1 1:1\n1 qid:1 4:1\n",
+            3,
+            2,
+            "feature index 4 out of range",
+        );
+        err_at(b"1 qid:1 2:1 2:1\n", 3, 1, "feature index 2 repeated");
+        err_at(b"1 qid:1 1:1\n", 0, 1, "out of range 1..=0");
+        // The same index on different lines is fine.
+        let qs = read_ok(b"1 qid:1 2:1\n1 qid:1 2:3\n", 3);
+        assert_eq!(qs[0].features, vec![0.0, 1.0, 0.0, 0.0, 3.0, 0.0]);
+    }
+
+    #[test]
+    fn non_contiguous_query() {
+        let res = read(b"1 qid:1\n1 qid:2\n\n1 qid:1\n", 3);
+        assert_eq!(res.len(), 3);
+        assert_eq!(res[0].as_ref().unwrap().qid, "1");
+        assert_eq!(res[1].as_ref().unwrap().qid, "2");
+        let (line, msg) = first_err(&res);
+        assert_eq!(line, 4);
+        assert!(msg.contains("reappears") && msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_utf8() {
+        err_at(b"1 qid:1 1:1\n1 qid:\xff 1:1\n", 3, 2, "invalid UTF-8");
+        err_at(b"1 qid:1 1:\xc3\n", 3, 1, "invalid UTF-8");
+        // Comments may hold any bytes.
+        let qs = read_ok(b"1 qid:1 1:1 # \xff\xfe docid\n", 3);
+        assert_eq!(qs[0].features[0], 1.0);
+    }
+
+    #[test]
+    fn truncated_last_line() {
+        // Complete but without a newline: read.
+        let qs = read_ok(b"1 qid:1 1:1\n2 qid:1 1:2 3:4.5", 3);
+        assert_eq!(qs[0].features, vec![1.0, 0.0, 0.0, 2.0, 0.0, 4.5]);
+        // Cut inside a token: an error on that line.
+        err_at(b"1 qid:1 1:1\n2 qid:1 1:2 3:", 3, 2, "bad value");
+        err_at(b"1 qid:1 1:1\n2 qid:1 1:2 3", 3, 2, "bad token");
+        err_at(b"1 qid:1 1:1\n2 qi", 3, 2, "bad token");
+    }
+
+    #[test]
+    fn overlong_line() {
+        let mut text = b"1 qid:1 1:1\n1 qid:1 ".to_vec();
+        text.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES));
+        text.extend_from_slice(b"1:1\n");
+        err_at(&text, 3, 2, "line longer than");
+        // Exactly at the cap is fine.
+        let mut text = b"1 qid:1 1:1".to_vec();
+        text.resize(MAX_LINE_BYTES, b' ');
+        text.push(b'\n');
+        assert_eq!(read_ok(&text, 3).len(), 1);
+    }
+
+    #[test]
+    fn groups_mode() {
+        let text = b"2 1:1\n1 2:1\n# c\n0 qid:77 3:1\n3 1:4";
+        let qs: Vec<_> =
+            LetorReader::with_groups(Cursor::new(text.to_vec()), "t.txt", 3, vec![2, 1, 1])
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(qs.len(), 3);
+        assert_eq!(
+            qs.iter().map(|q| q.qid.as_str()).collect::<Vec<_>>(),
+            ["0", "1", "2"]
+        );
+        assert_eq!(qs[0].labels, vec![2.0, 1.0]);
+        assert_eq!(qs[1].labels, vec![0.0]);
+        assert_eq!(qs[1].features, vec![0.0, 0.0, 1.0]);
+        assert_eq!(qs[2].features, vec![4.0, 0.0, 0.0]);
+    }
+
+    fn groups_err(text: &[u8], groups: Vec<usize>, line: usize, needle: &str) {
+        let res: Vec<_> =
+            LetorReader::with_groups(Cursor::new(text.to_vec()), "t.txt", 3, groups).collect();
+        let (l, msg) = first_err(&res);
+        assert_eq!(l, line, "{msg}");
+        assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+        assert!(res.last().unwrap().is_err());
+    }
+
+    #[test]
+    fn groups_mismatch() {
+        groups_err(
+            b"1\n1\n1\n",
+            vec![2],
+            3,
+            "more documents than the group file lists (2 in 1 groups)",
+        );
+        groups_err(
+            b"1\n1\n1\n",
+            vec![2, 2],
+            3,
+            "file ends after 3 documents but the group file lists 4",
+        );
+        groups_err(b"1\n1\n", vec![2, 0, 1], 2, "file ends after 2 documents");
+        groups_err(b"1\n1\n1\n", vec![2, 0, 1], 3, "group 1 has 0 documents");
+        groups_err(
+            b"1\n",
+            vec![],
+            1,
+            "more documents than the group file lists (0 in 0 groups)",
+        );
+        groups_err(b"", vec![1], 0, "file ends after 0 documents");
+        // No documents and no groups: nothing, no error.
+        assert_eq!(
+            LetorReader::with_groups(Cursor::new(Vec::new()), "t.txt", 3, vec![]).count(),
+            0
+        );
+    }
+
+    #[test]
+    fn group_file() {
+        let g = read_groups(Cursor::new(b"3\n 2 \r\n\n1".to_vec()), "g").unwrap();
+        assert_eq!(g, vec![3, 2, 1]);
+        let e = read_groups(Cursor::new(b"3\n-2\n".to_vec()), "g").unwrap_err();
+        assert_eq!(e.to_string(), "g:2: bad group size \"-2\"");
+        let e = read_groups(Cursor::new(b"3\n\xff\n".to_vec()), "g").unwrap_err();
+        assert_eq!(e.to_string(), "g:2: invalid UTF-8");
+    }
+
+    #[test]
+    fn streams_one_query_at_a_time() {
+        // An endless reader of one query per line: taking two queries must
+        // terminate, so the reader does not read ahead past the next line.
+        struct Endless(usize, Vec<u8>);
+        impl std::io::Read for Endless {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                if self.1.is_empty() {
+                    self.0 += 1;
+                    self.1 = format!("1 qid:{} 1:1\n", self.0).into_bytes();
+                }
+                let n = self.1.len().min(out.len());
+                out[..n].copy_from_slice(&self.1[..n]);
+                self.1.drain(..n);
+                Ok(n)
+            }
+        }
+        let qs: Vec<_> = LetorReader::new(BufReader::new(Endless(0, Vec::new())), "e", 1)
+            .take(2)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(qs[1].qid, "2");
+    }
+
+    #[test]
+    fn real_mslr() {
+        let Some(dir) = crate::data::shared_data() else {
+            return;
+        };
+        let expect = [
+            ("msn1.fold1.train.5k.txt", [2792, 1458, 665, 55, 30]),
+            ("msn1.fold1.test.5k.txt", [2847, 1442, 579, 98, 34]),
+        ];
+        for (name, hist) in expect {
+            let qs = read_letor_file(&dir.join("mslr").join(name), 136).unwrap();
+            assert_eq!(qs.len(), 43, "{name}");
+            let docs: usize = qs.iter().map(|q| q.docs()).sum();
+            assert_eq!(docs, 5000, "{name}");
+            let mut h = [0usize; 5];
+            for q in &qs {
+                assert_eq!(q.features.len(), q.docs() * 136);
+                for &l in &q.labels {
+                    h[l as usize] += 1;
+                }
+            }
+            assert_eq!(h, hist, "{name}");
+            // 18–308 documents per query, except the cut-off last query.
+            let sizes: Vec<_> = qs[..42].iter().map(|q| q.docs()).collect();
+            assert!(sizes.iter().all(|&n| (18..=308).contains(&n)), "{sizes:?}");
+            assert!(qs.iter().all(|q| q.features.iter().all(|v| v.is_finite())));
+        }
+    }
+}
