@@ -6,7 +6,11 @@ use last_kernels::Backend;
 use std::path::PathBuf;
 
 fn main() {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into()));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "fuzz/corpus".into()),
+    );
     let cfg = Config {
         d_x: 3,
         d_u: 2,

@@ -1,8 +1,15 @@
 //! # last — Learning At Serving Time, the harness
 //!
-//! The std side of the project: runtime ISA selection, kernel benchmarks
-//! (`last bench kernels`) and, as it grows, the LAST serving loop. The
-//! numerical work lives in [`last_kernels`].
+//! The std side of the project, on the [`last_kernels`] kernels:
+//!
+//! * serving: [`model`] (generator + evaluator, safetensors + JSON),
+//!   [`serve`] (every LAST variant under a latency budget);
+//! * data: [`data`] (LETOR and WSCD readers), [`world`] (the embedded
+//!   synthetic world), [`sources`] (MSLR and WSCD datasets), [`dataset`],
+//!   [`sim`] (ground-truth click models);
+//! * learning and judging: [`train`], [`eval`] (the honest comparison),
+//!   [`metrics`], [`plot`], [`pipeline`] (what `last demo/train/eval` run);
+//! * measuring: [`bench`], [`scenario`], [`peak`], [`soak`].
 #![deny(missing_docs)]
 
 pub mod bench;
