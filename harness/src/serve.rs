@@ -281,6 +281,9 @@ struct ChunkBufs {
     above: Vec<f32>,
     own_h: Vec<bool>,
     own_k: Vec<bool>,
+    ek: Vec<f32>,
+    ek_ok: Vec<bool>,
+    eq: Vec<f32>,
 }
 
 /// Request-local scratch: reuse one per serving thread; buffers grow to the
@@ -293,6 +296,10 @@ pub struct Scratch {
     e1: Vec<f32>,
     h0: Vec<f32>,
     keys0: Vec<f32>,
+    /// `e^{2·keys0}` for the exponential form of the pointer scores.
+    ek0: Vec<f32>,
+    /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
+    ek0_ok: bool,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
     base: Vec<pack::Block32>,
@@ -370,9 +377,17 @@ impl Model {
                 e1,
                 h0,
                 keys0,
+                ek0,
+                ek0_ok,
                 ..
             } = &mut *scratch;
-            let sh = Shared { e1, h0, keys0 };
+            let sh = Shared {
+                e1,
+                h0,
+                keys0,
+                ek0,
+                ek0_ok: *ek0_ok,
+            };
             ctx.chunk(&[Cand::Plain], None, &mut chunks[0], &sh)?;
         }
         let l = req.len;
@@ -652,6 +667,7 @@ impl Ctx<'_, '_> {
             Activation::Identity,
             grow(&mut s.keys0, n * h),
         )?;
+        s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
         Ok(())
     }
 
@@ -709,12 +725,16 @@ impl Ctx<'_, '_> {
             e1,
             h0,
             keys0,
+            ek0,
+            ek0_ok,
             ..
         } = s;
         let sh = Shared {
             e1: &e1[..],
             h0: &h0[..],
             keys0: &keys0[..],
+            ek0: &ek0[..],
+            ek0_ok: *ek0_ok,
         };
         let job = |(ci, buf): (usize, &mut ChunkBufs)| -> Result<bool, ServeError> {
             if Instant::now() >= self.deadline {
@@ -884,6 +904,22 @@ impl Ctx<'_, '_> {
                 )?,
             }
         }
+        // e^{2·keys} of the candidates' own keys (the exponential form of the
+        // pointer scores, see `Backend::pointer_scores_exp`); shared keys use
+        // the request's `ek0`. Keys outside the form's range fall back to the
+        // rational-tanh kernel for that candidate (a deterministic choice).
+        grow(&mut b.ek, c * nh);
+        grow(&mut b.ek_ok, c);
+        for j in 0..c {
+            b.ek_ok[j] = if b.own_k[j] {
+                be.pointer_exp(
+                    &b.keys[j * nh..(j + 1) * nh],
+                    &mut b.ek[j * nh..(j + 1) * nh],
+                )?
+            } else {
+                sh.ek0_ok
+            };
+        }
         // s_0 = tanh(W0 [mean h; u])
         let w0in = h + du;
         let s_in = grow(&mut b.s_in, c * 2 * h);
@@ -914,6 +950,7 @@ impl Ctx<'_, '_> {
         let taken = grow(&mut b.taken, c * n);
         taken.fill(false);
         grow(&mut b.q, c * h);
+        grow(&mut b.eq, h);
         grow(&mut b.scores, n);
         grow(&mut b.lists, c * l);
         for t in 0..l {
@@ -925,21 +962,40 @@ impl Ctx<'_, '_> {
             )?;
             for (j, cand) in cands.iter().enumerate() {
                 let tk = &mut b.taken[j * n..(j + 1) * n];
-                be.pointer_scores(
-                    MatRef::new(
-                        if b.own_k[j] {
-                            &b.keys[j * nh..(j + 1) * nh]
-                        } else {
-                            &sh.keys0[..nh]
-                        },
-                        n,
-                        h,
-                    )?,
-                    &b.q[j * h..(j + 1) * h],
-                    &g.v,
-                    Some(tk),
-                    &mut b.scores[..n],
-                )?;
+                let qj = &b.q[j * h..(j + 1) * h];
+                if b.ek_ok[j] && be.pointer_exp(qj, &mut b.eq[..h])? {
+                    be.pointer_scores_exp(
+                        MatRef::new(
+                            if b.own_k[j] {
+                                &b.ek[j * nh..(j + 1) * nh]
+                            } else {
+                                &sh.ek0[..nh]
+                            },
+                            n,
+                            h,
+                        )?,
+                        &b.eq[..h],
+                        &g.v,
+                        Some(tk),
+                        &mut b.scores[..n],
+                    )?;
+                } else {
+                    be.pointer_scores(
+                        MatRef::new(
+                            if b.own_k[j] {
+                                &b.keys[j * nh..(j + 1) * nh]
+                            } else {
+                                &sh.keys0[..nh]
+                            },
+                            n,
+                            h,
+                        )?,
+                        qj,
+                        &g.v,
+                        Some(tk),
+                        &mut b.scores[..n],
+                    )?;
+                }
                 let pick = match cand {
                     Cand::Sample(stream) => gumbel_argmax(
                         &b.scores[..n],
@@ -1456,6 +1512,9 @@ struct Shared<'a> {
     e1: &'a [f32],
     h0: &'a [f32],
     keys0: &'a [f32],
+    /// `e^{2·keys0}`, valid when `ek0_ok`.
+    ek0: &'a [f32],
+    ek0_ok: bool,
 }
 
 /// Draws `U` (n × r, packed) and `Vᵀ` (r × k) for a low-rank candidate.
