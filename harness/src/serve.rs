@@ -874,25 +874,38 @@ impl Ctx<'_, '_> {
                     )?;
                 }
                 Cand::LowRank(nz, r, sigma) if !perturb_w2 => {
-                    let lr = low_rank(
-                        &mut b.lr_u,
-                        &mut b.lr_up,
-                        &mut b.lr_vt,
-                        nz,
-                        *r,
-                        *sigma,
-                        h,
-                        h,
-                    )?;
-                    be.dense_low_rank(
-                        h0,
-                        g.a.packed(),
-                        lr,
-                        Some(g.a.bias()),
-                        Activation::Identity,
-                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
-                        grow(&mut b.lr_t, n * r),
-                    )?;
+                    // keys' = h·(A + σ'·U·Vᵀ)ᵀ + b = keys0 + σ'·(h·V)·Uᵀ: the shared
+                    // keys plus a rank-r correction (N·H·r work instead of N·H·H).
+                    // Same draws as `low_rank`; the sum is rounded in a different
+                    // order than the fused low-rank kernel would (deterministic).
+                    let r = *r;
+                    let sig = *sigma / (r as f32).sqrt();
+                    nz.fill(0, grow(&mut b.lr_u, h * r));
+                    nz.fill((h * r) as u32, grow(&mut b.lr_vt, r * h));
+                    let vp = grow(&mut b.lr_up, pack::packed_len(r, h));
+                    let vpk = pack::pack_f32(&b.lr_vt[..r * h], r, h, vp)?;
+                    let t = grow(&mut b.lr_t, n * r);
+                    be.dense(h0, vpk, None, Activation::Identity, MatMut::new(t, n, r)?)?;
+                    let u = &b.lr_u[..h * r];
+                    for i in 0..n {
+                        let (k0, kr) = (
+                            &sh.keys0[i * h..(i + 1) * h],
+                            &mut b.keys[hs + i * h..hs + (i + 1) * h],
+                        );
+                        kr.copy_from_slice(k0);
+                        for rr in 0..r {
+                            let a = sig * b.lr_t[i * r + rr];
+                            if r == 1 {
+                                for (kv, uv) in kr.iter_mut().zip(u) {
+                                    *kv += a * uv;
+                                }
+                            } else {
+                                for (jj, kv) in kr.iter_mut().enumerate() {
+                                    *kv += a * u[jj * r + rr];
+                                }
+                            }
+                        }
+                    }
                 }
                 Cand::Plain | Cand::Sample(_) if base.is_none() => b.own_k[j] = false,
                 _ if !perturb_w2 => b.own_k[j] = false,
