@@ -208,7 +208,7 @@ pub struct Response {
 }
 
 /// Why a request was refused. Nothing is modified on error.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ServeError {
     /// N = 0.
     #[error("no candidates")]
@@ -281,6 +281,9 @@ struct ChunkBufs {
     above: Vec<f32>,
     own_h: Vec<bool>,
     own_k: Vec<bool>,
+    /// Whether the last `run_all` ran this chunk, or the error it hit.
+    ran: bool,
+    err: Option<ServeError>,
     ek: Vec<f32>,
     ek_ok: Vec<bool>,
     eq: Vec<f32>,
@@ -307,6 +310,14 @@ pub struct Scratch {
     grad: Vec<f32>,
     perm: Vec<u8>,
     pg: PgBufs,
+    /// Candidate descriptions of the current batch.
+    cands: Vec<Cand>,
+    /// Scores of the current batch (NaN where skipped).
+    scores: Vec<f32>,
+    /// The greedy list the gradient is taken at.
+    list: Vec<usize>,
+    /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
+    zeros: Vec<pack::Block32>,
 }
 
 /// Buffers of the policy-gradient backward pass.
@@ -323,6 +334,9 @@ struct PgBufs {
     dz: Vec<f32>,
     din: Vec<f32>,
     w: Vec<f32>,
+    ret: Vec<f32>,
+    taken: Vec<bool>,
+    scores: Vec<f32>,
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -333,7 +347,7 @@ fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
 }
 
 /// How one candidate's encoder output is produced.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Cand {
     /// Δθ = 0, greedy.
     Plain,
@@ -404,10 +418,13 @@ impl Model {
         match req.variant {
             Variant::Baseline => {}
             Variant::BestOfK { k } => {
-                let cands: Vec<Cand> = (1..k).map(|c| Cand::Sample(c as u64)).collect();
-                let mut sc = Vec::with_capacity(k);
-                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
-                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+                let mut cands = std::mem::take(&mut scratch.cands);
+                cands.clear();
+                cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
+                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
             }
             Variant::Parallel {
                 k,
@@ -415,10 +432,12 @@ impl Model {
                 noise,
                 target: _,
             } => {
-                let cands = ctx.parallel_cands(k, sigma, noise);
-                let mut sc = Vec::with_capacity(k);
-                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
-                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+                let mut cands = std::mem::take(&mut scratch.cands);
+                ctx.parallel_cands(k, sigma, noise, &mut cands);
+                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
             }
             Variant::Serial {
                 rounds: r,
@@ -671,7 +690,7 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
-    fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec) -> Vec<Cand> {
+    fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec, out: &mut Vec<Cand>) {
         let (kind, anti) = match noise {
             NoiseSpec::Rademacher => (NoiseKind::Rademacher, false),
             NoiseSpec::Antithetic => (NoiseKind::Gaussian, true),
@@ -686,20 +705,37 @@ impl Ctx<'_, '_> {
             Target::Keys => &self.m.gen.a,
         };
         let scale = sigma * layer.rms();
-        (1..k)
-            .map(|c| {
-                let nz = Noise {
-                    seed: self.req.seed,
-                    candidate: (c - 1) as u32,
-                    kind,
-                    antithetic: anti,
-                };
-                match noise {
-                    NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
-                    _ => Cand::Noise(nz, scale),
-                }
-            })
-            .collect()
+        out.clear();
+        out.extend((1..k).map(|c| {
+            let nz = Noise {
+                seed: self.req.seed,
+                candidate: (c - 1) as u32,
+                kind,
+                antithetic: anti,
+            };
+            match noise {
+                NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
+                _ => Cand::Noise(nz, scale),
+            }
+        }));
+    }
+
+    /// [`Self::run_all`] with the scratch's score buffer; returns (budget
+    /// exhausted, candidates scored).
+    fn run_batch(
+        &self,
+        cands: &[Cand],
+        first: usize,
+        base: Option<&[f32]>,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> (Result<bool, ServeError>, usize) {
+        let mut scores = std::mem::take(&mut s.scores);
+        let r = self.run_all(cands, first, base, s, pool, best, &mut scores);
+        let done = scores.iter().filter(|v| !v.is_nan()).count();
+        s.scores = scores;
+        (r, done)
     }
 
     /// Runs `cands` (numbered from `first`) in fixed chunks, in parallel when
@@ -736,31 +772,36 @@ impl Ctx<'_, '_> {
             ek0: &ek0[..],
             ek0_ok: *ek0_ok,
         };
-        let job = |(ci, buf): (usize, &mut ChunkBufs)| -> Result<bool, ServeError> {
+        // Each chunk records whether it ran in its own buffer (no per-call
+        // result vector); the first error in chunk order is returned.
+        let job = |(ci, buf): (usize, &mut ChunkBufs)| {
+            buf.ran = false;
+            buf.err = None;
             if Instant::now() >= self.deadline {
-                return Ok(false);
+                return;
             }
             let lo = ci * CHUNK;
             let hi = (lo + CHUNK).min(cands.len());
-            self.chunk(&cands[lo..hi], base, buf, &sh)?;
-            Ok(true)
+            match self.chunk(&cands[lo..hi], base, buf, &sh) {
+                Ok(()) => buf.ran = true,
+                Err(e) => buf.err = Some(e),
+            }
         };
-        let ran: Vec<Result<bool, ServeError>> = match pool {
-            Some(p) if nchunks > 1 => p.install(|| {
-                chunks[..nchunks]
-                    .par_iter_mut()
-                    .enumerate()
-                    .map(job)
-                    .collect()
-            }),
-            _ => chunks[..nchunks].iter_mut().enumerate().map(job).collect(),
-        };
+        match pool {
+            Some(p) if nchunks > 1 => {
+                p.install(|| chunks[..nchunks].par_iter_mut().enumerate().for_each(job))
+            }
+            _ => chunks[..nchunks].iter_mut().enumerate().for_each(job),
+        }
         scores.clear();
         let mut skipped = false;
-        for (ci, r) in ran.into_iter().enumerate() {
+        for ci in 0..nchunks {
             let lo = ci * CHUNK;
             let cnt = (lo + CHUNK).min(cands.len()) - lo;
-            if r? {
+            if let Some(e) = chunks[ci].err.take() {
+                return Err(e);
+            }
+            if chunks[ci].ran {
                 let buf = &chunks[ci];
                 for j in 0..cnt {
                     let sc = buf.out_scores[j];
@@ -1110,7 +1151,6 @@ impl Ctx<'_, '_> {
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
     ) -> Result<(usize, usize, bool), ServeError> {
-        let be = self.be();
         let w2 = &self.m.gen.w2;
         let h = self.h();
         let len = pack::packed_len(h, h);
@@ -1134,12 +1174,62 @@ impl Ctx<'_, '_> {
                 *v = w2_at(i);
             }
         }
-        let zeros_blocks = vec![pack::Block32::default(); len.div_ceil(16)];
-        let zeros =
-            pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
+        // Never written: stays all-zero once grown.
+        let mut zeros_blocks = std::mem::take(&mut s.zeros);
+        grow(&mut zeros_blocks, len.div_ceil(16));
+        let mut cands = std::mem::take(&mut s.cands);
+        let mut scores = std::mem::take(&mut s.scores);
+        let r = self.serial_rounds(
+            (rounds, pairs, step, trust, patience, scale, norm_w, len),
+            &zeros_blocks,
+            &mut base,
+            &mut cands,
+            &mut scores,
+            s,
+            pool,
+            best,
+        );
+        s.zeros = zeros_blocks;
+        s.cands = cands;
+        s.scores = scores;
+        s.base = base;
+        r
+    }
+
+    /// The rounds of [`Self::serial`], with its buffers taken out of the scratch.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn serial_rounds(
+        &self,
+        (rounds, pairs, step, trust, patience, scale, norm_w, len): (
+            usize,
+            usize,
+            f32,
+            f32,
+            usize,
+            f32,
+            f32,
+            usize,
+        ),
+        zeros_blocks: &[pack::Block32],
+        base: &mut [pack::Block32],
+        cands: &mut Vec<Cand>,
+        scores: &mut Vec<f32>,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> Result<(usize, usize, bool), ServeError> {
+        let be = self.be();
+        let w2 = &self.m.gen.w2;
+        let h = self.h();
+        let w2_at = |i: usize| -> f32 {
+            match w2.packed() {
+                last_kernels::Weights::F32(p) => p.data()[i],
+                last_kernels::Weights::F16(p) => half::f16::from_bits(p.data()[i]).to_f32(),
+            }
+        };
+        let zeros = pack::PackedF32::from_packed(&bytemuck::cast_slice(zeros_blocks)[..len], h, h)?;
         let mut done = 0;
         let mut stale = 0;
-        let mut scores = Vec::with_capacity(2 * pairs);
         let mut r = 0;
         let mut exhausted = false;
         while r < rounds {
@@ -1147,23 +1237,21 @@ impl Ctx<'_, '_> {
                 exhausted = true;
                 break;
             }
-            let cands: Vec<Cand> = (0..2 * pairs)
-                .map(|i| {
-                    Cand::Noise(
-                        Noise {
-                            seed: self.req.seed,
-                            candidate: (r * 2 * pairs + i) as u32,
-                            kind: NoiseKind::Gaussian,
-                            antithetic: true,
-                        },
-                        scale,
-                    )
-                })
-                .collect();
+            cands.clear();
+            cands.extend((0..2 * pairs).map(|i| {
+                Cand::Noise(
+                    Noise {
+                        seed: self.req.seed,
+                        candidate: (r * 2 * pairs + i) as u32,
+                        kind: NoiseKind::Gaussian,
+                        antithetic: true,
+                    },
+                    scale,
+                )
+            }));
             let before = best.score;
-            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(&base)[..len];
-            let skipped =
-                self.run_all(&cands, 1 + done, Some(basef), s, pool, best, &mut scores)?;
+            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(base)[..len];
+            let skipped = self.run_all(cands, 1 + done, Some(basef), s, pool, best, scores)?;
             done += scores.iter().filter(|v| !v.is_nan()).count();
             r += 1;
             if skipped {
@@ -1209,12 +1297,11 @@ impl Ctx<'_, '_> {
                 let f = cap / dn;
                 delta.iter_mut().for_each(|v| *v *= f);
             }
-            let bf = &mut pack::as_f32_mut(&mut base)[..len];
+            let bf = &mut pack::as_f32_mut(base)[..len];
             for (i, (v, dv)) in bf.iter_mut().zip(delta.iter()).enumerate() {
                 *v = w2_at(i) + dv;
             }
         }
-        s.base = base;
         Ok((done, r, exhausted))
     }
 
@@ -1247,7 +1334,17 @@ impl Ctx<'_, '_> {
         let r = self.evaluate(&lists[..2 * l], 2, buf);
         buf.lists = lists;
         r?;
-        let mut ret = vec![0f32; l];
+        // Buffers taken out of the scratch for the call (put back at the end;
+        // an early error return only costs a reallocation next time).
+        let mut ret = std::mem::take(&mut s.pg.ret);
+        let mut taken = std::mem::take(&mut s.pg.taken);
+        let mut scores = std::mem::take(&mut s.pg.scores);
+        ret.clear();
+        ret.resize(l, 0.0);
+        taken.clear();
+        taken.resize(n, false);
+        scores.clear();
+        scores.resize(n, 0.0);
         let mut acc = 0f32;
         for t in (0..l).rev() {
             let adv = cfg.position_weight(t) * (buf.c[t] - buf.c[l + t]);
@@ -1283,9 +1380,7 @@ impl Ctx<'_, '_> {
             Activation::Tanh,
             MatMut::new(&mut pg.s[..h], 1, h)?,
         )?;
-        let mut taken = vec![false; n];
         let mut loss = 0f32;
-        let mut scores = vec![0f32; n];
         for t in 0..l {
             let (sv, qv) = (&pg.s[t * h..(t + 1) * h], &mut pg.q[t * h..(t + 1) * h]);
             g.b.forward(
@@ -1420,6 +1515,9 @@ impl Ctx<'_, '_> {
             MatMut::new(gr, h, h)?,
             false,
         )?;
+        pg.ret = ret;
+        pg.taken = taken;
+        pg.scores = scores;
         Ok(loss)
     }
 
@@ -1437,13 +1535,17 @@ impl Ctx<'_, '_> {
     ) -> Result<(usize, bool), ServeError> {
         let h = self.h();
         let w2 = &self.m.gen.w2;
-        let list = best.list.clone();
+        let mut list = std::mem::take(&mut s.list);
+        list.clear();
+        list.extend_from_slice(&best.list);
         let mut done = 0;
-        let mut scores = Vec::new();
         if Instant::now() >= self.deadline {
+            s.list = list;
             return Ok((0, true));
         }
-        self.policy_gradient(&list, gamma, s)?;
+        let r = self.policy_gradient(&list, gamma, s);
+        s.list = list;
+        r?;
         let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         if gn > 0.0 && gn.is_finite() {
@@ -1462,15 +1564,7 @@ impl Ctx<'_, '_> {
                 pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
                 let basef: &[f32] =
                     &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
-                let r = self.run_all(
-                    &[Cand::Plain],
-                    1 + step,
-                    Some(basef),
-                    s,
-                    pool,
-                    best,
-                    &mut scores,
-                );
+                let (r, _) = self.run_batch(&[Cand::Plain], 1 + step, Some(basef), s, pool, best);
                 s.base = base;
                 if r? {
                     return Ok((done, true));
@@ -1478,10 +1572,13 @@ impl Ctx<'_, '_> {
                 done += 1;
             }
         }
-        let cands: Vec<Cand> = (0..samples).map(|c| Cand::Sample(1 + c as u64)).collect();
-        let skipped = self.run_all(&cands, 1 + ladder, None, s, pool, best, &mut scores)?;
-        done += scores.iter().filter(|v| !v.is_nan()).count();
-        Ok((done, skipped))
+        let mut cands = std::mem::take(&mut s.cands);
+        cands.clear();
+        cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder, None, s, pool, best);
+        s.cands = cands;
+        done += n;
+        Ok((done, skipped?))
     }
 
     /// Scores every ordered selection in batches; the first maximum wins.
