@@ -337,6 +337,9 @@ struct PgBufs {
     ret: Vec<f32>,
     taken: Vec<bool>,
     scores: Vec<f32>,
+    eq: Vec<f32>,
+    /// The gradient in the packed layout (f32 models).
+    gpk: Vec<pack::Block32>,
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -1357,9 +1360,12 @@ impl Ctx<'_, '_> {
             keys0,
             pg,
             grad,
+            ek0,
+            ek0_ok,
             ..
         } = s;
         let (e1, h0, keys0) = (&e1[..nh], &h0[..nh], &keys0[..nh]);
+        let (ek0, ek0_ok) = (&ek0[..nh], *ek0_ok);
         // Teacher-forced forward, keeping q_t, s_t and p_t.
         let sdim = h + du;
         let s_in = grow(&mut pg.s_in, 2 * h);
@@ -1439,6 +1445,13 @@ impl Ctx<'_, '_> {
             let q = &pg.q[t * h..(t + 1) * h];
             let dq = &mut pg.dq[..h];
             dq.fill(0.0);
+            // tanh'(k + q) = 1 − tanh² = 4y/(1 + y)² with y = e^{2k}·e^{2q}
+            // (the exponential form of the forward scores; no overflow for
+            // |k|, |q| ≤ EXP_FORM_LIMIT, and the limit y → ∞ gives 0). An
+            // elementwise loop the compiler vectorises; the rational tanh
+            // where the form's range check fails.
+            let eq = grow(&mut pg.eq, h);
+            let exp_form = ek0_ok && be.pointer_exp(q, eq)?;
             for i in 0..n {
                 if taken[i] {
                     continue;
@@ -1447,13 +1460,30 @@ impl Ctx<'_, '_> {
                 if gi == 0.0 {
                     continue;
                 }
-                let kr = &keys0[i * h..(i + 1) * h];
                 let dkr = &mut pg.dk[i * h..(i + 1) * h];
-                for j in 0..h {
-                    let a = last_kernels::math::tanh_fast(kr[j] + q[j]);
-                    let d = gi * g.v[j] * (1.0 - a * a);
-                    dkr[j] += d;
-                    dq[j] += d;
+                if exp_form {
+                    let er = &ek0[i * h..(i + 1) * h];
+                    for ((((dk, dqv), e), f), v) in dkr
+                        .iter_mut()
+                        .zip(dq.iter_mut())
+                        .zip(er)
+                        .zip(&eq[..h])
+                        .zip(&g.v)
+                    {
+                        let y = e * f;
+                        let r = 1.0 / (1.0 + y);
+                        let d = gi * v * (4.0 * y * r * r);
+                        *dk += d;
+                        *dqv += d;
+                    }
+                } else {
+                    let kr = &keys0[i * h..(i + 1) * h];
+                    for j in 0..h {
+                        let a = last_kernels::math::tanh_fast(kr[j] + q[j]);
+                        let d = gi * g.v[j] * (1.0 - a * a);
+                        dkr[j] += d;
+                        dq[j] += d;
+                    }
                 }
             }
             // ds_t += dq·B ; then through s_t = tanh(z_t).
@@ -1549,19 +1579,39 @@ impl Ctx<'_, '_> {
         let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         if gn > 0.0 && gn.is_finite() {
+            let plen = pack::packed_len(h, h);
+            // f32 weights: pack g once and form W2 + k·g in the packed layout
+            // (packing is a permutation plus zero padding, so this is the same
+            // per-element arithmetic as packing W2 + k·g, bit for bit).
+            let packed_w2 = match w2.packed() {
+                last_kernels::Weights::F32(p) => {
+                    grow(&mut s.pg.gpk, pack::blocks_f32(h, h));
+                    pack::pack_f32(&s.grad[..h * h], h, h, pack::as_f32_mut(&mut s.pg.gpk))?;
+                    Some(p.data())
+                }
+                last_kernels::Weights::F16(_) => None,
+            };
             for step in 0..ladder {
                 if Instant::now() >= self.deadline {
                     return Ok((done, true));
                 }
                 // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
                 let k = -((6 + step) as f32) * scale * norm_w / gn;
-                let wv = grow(&mut s.pg.w, h * h);
-                for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
-                    *o = w + k * gv;
-                }
                 let mut base = std::mem::take(&mut s.base);
                 grow(&mut base, pack::blocks_f32(h, h));
-                pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
+                if let Some(pw) = packed_w2 {
+                    let gp = &pack::as_f32_mut(&mut s.pg.gpk)[..plen];
+                    let bf = &mut pack::as_f32_mut(&mut base)[..plen];
+                    for ((o, w), gv) in bf.iter_mut().zip(&pw[..plen]).zip(gp.iter()) {
+                        *o = w + k * gv;
+                    }
+                } else {
+                    let wv = grow(&mut s.pg.w, h * h);
+                    for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
+                        *o = w + k * gv;
+                    }
+                    pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
+                }
                 let basef: &[f32] =
                     &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
                 let (r, _) = self.run_batch(&[Cand::Plain], 1 + step, Some(basef), s, pool, best);
