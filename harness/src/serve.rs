@@ -798,14 +798,13 @@ impl Ctx<'_, '_> {
         }
         scores.clear();
         let mut skipped = false;
-        for ci in 0..nchunks {
+        for (ci, buf) in chunks[..nchunks].iter_mut().enumerate() {
             let lo = ci * CHUNK;
             let cnt = (lo + CHUNK).min(cands.len()) - lo;
-            if let Some(e) = chunks[ci].err.take() {
+            if let Some(e) = buf.err.take() {
                 return Err(e);
             }
-            if chunks[ci].ran {
-                let buf = &chunks[ci];
+            if buf.ran {
                 for j in 0..cnt {
                     let sc = buf.out_scores[j];
                     best.offer(&buf.lists[j * l..(j + 1) * l], sc, first + lo + j);
