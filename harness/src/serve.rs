@@ -208,7 +208,7 @@ pub struct Response {
 }
 
 /// Why a request was refused. Nothing is modified on error.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ServeError {
     /// N = 0.
     #[error("no candidates")]
@@ -281,6 +281,12 @@ struct ChunkBufs {
     above: Vec<f32>,
     own_h: Vec<bool>,
     own_k: Vec<bool>,
+    /// Whether the last `run_all` ran this chunk, or the error it hit.
+    ran: bool,
+    err: Option<ServeError>,
+    ek: Vec<f32>,
+    ek_ok: Vec<bool>,
+    eq: Vec<f32>,
 }
 
 /// Request-local scratch: reuse one per serving thread; buffers grow to the
@@ -293,6 +299,10 @@ pub struct Scratch {
     e1: Vec<f32>,
     h0: Vec<f32>,
     keys0: Vec<f32>,
+    /// `e^{2·keys0}` for the exponential form of the pointer scores.
+    ek0: Vec<f32>,
+    /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
+    ek0_ok: bool,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
     base: Vec<pack::Block32>,
@@ -300,6 +310,14 @@ pub struct Scratch {
     grad: Vec<f32>,
     perm: Vec<u8>,
     pg: PgBufs,
+    /// Candidate descriptions of the current batch.
+    cands: Vec<Cand>,
+    /// Scores of the current batch (NaN where skipped).
+    scores: Vec<f32>,
+    /// The greedy list the gradient is taken at.
+    list: Vec<usize>,
+    /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
+    zeros: Vec<pack::Block32>,
 }
 
 /// Buffers of the policy-gradient backward pass.
@@ -316,6 +334,12 @@ struct PgBufs {
     dz: Vec<f32>,
     din: Vec<f32>,
     w: Vec<f32>,
+    ret: Vec<f32>,
+    taken: Vec<bool>,
+    scores: Vec<f32>,
+    eq: Vec<f32>,
+    /// The gradient in the packed layout (f32 models).
+    gpk: Vec<pack::Block32>,
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -326,7 +350,7 @@ fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
 }
 
 /// How one candidate's encoder output is produced.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Cand {
     /// Δθ = 0, greedy.
     Plain,
@@ -370,9 +394,17 @@ impl Model {
                 e1,
                 h0,
                 keys0,
+                ek0,
+                ek0_ok,
                 ..
             } = &mut *scratch;
-            let sh = Shared { e1, h0, keys0 };
+            let sh = Shared {
+                e1,
+                h0,
+                keys0,
+                ek0,
+                ek0_ok: *ek0_ok,
+            };
             ctx.chunk(&[Cand::Plain], None, &mut chunks[0], &sh)?;
         }
         let l = req.len;
@@ -389,10 +421,13 @@ impl Model {
         match req.variant {
             Variant::Baseline => {}
             Variant::BestOfK { k } => {
-                let cands: Vec<Cand> = (1..k).map(|c| Cand::Sample(c as u64)).collect();
-                let mut sc = Vec::with_capacity(k);
-                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
-                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+                let mut cands = std::mem::take(&mut scratch.cands);
+                cands.clear();
+                cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
+                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
             }
             Variant::Parallel {
                 k,
@@ -400,10 +435,12 @@ impl Model {
                 noise,
                 target: _,
             } => {
-                let cands = ctx.parallel_cands(k, sigma, noise);
-                let mut sc = Vec::with_capacity(k);
-                exhausted = ctx.run_all(&cands, 1, None, scratch, pool, &mut best, &mut sc)?;
-                candidates += sc.iter().filter(|v| !v.is_nan()).count();
+                let mut cands = std::mem::take(&mut scratch.cands);
+                ctx.parallel_cands(k, sigma, noise, &mut cands);
+                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
             }
             Variant::Serial {
                 rounds: r,
@@ -652,10 +689,11 @@ impl Ctx<'_, '_> {
             Activation::Identity,
             grow(&mut s.keys0, n * h),
         )?;
+        s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
         Ok(())
     }
 
-    fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec) -> Vec<Cand> {
+    fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec, out: &mut Vec<Cand>) {
         let (kind, anti) = match noise {
             NoiseSpec::Rademacher => (NoiseKind::Rademacher, false),
             NoiseSpec::Antithetic => (NoiseKind::Gaussian, true),
@@ -670,20 +708,37 @@ impl Ctx<'_, '_> {
             Target::Keys => &self.m.gen.a,
         };
         let scale = sigma * layer.rms();
-        (1..k)
-            .map(|c| {
-                let nz = Noise {
-                    seed: self.req.seed,
-                    candidate: (c - 1) as u32,
-                    kind,
-                    antithetic: anti,
-                };
-                match noise {
-                    NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
-                    _ => Cand::Noise(nz, scale),
-                }
-            })
-            .collect()
+        out.clear();
+        out.extend((1..k).map(|c| {
+            let nz = Noise {
+                seed: self.req.seed,
+                candidate: (c - 1) as u32,
+                kind,
+                antithetic: anti,
+            };
+            match noise {
+                NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
+                _ => Cand::Noise(nz, scale),
+            }
+        }));
+    }
+
+    /// [`Self::run_all`] with the scratch's score buffer; returns (budget
+    /// exhausted, candidates scored).
+    fn run_batch(
+        &self,
+        cands: &[Cand],
+        first: usize,
+        base: Option<&[f32]>,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> (Result<bool, ServeError>, usize) {
+        let mut scores = std::mem::take(&mut s.scores);
+        let r = self.run_all(cands, first, base, s, pool, best, &mut scores);
+        let done = scores.iter().filter(|v| !v.is_nan()).count();
+        s.scores = scores;
+        (r, done)
     }
 
     /// Runs `cands` (numbered from `first`) in fixed chunks, in parallel when
@@ -709,39 +764,47 @@ impl Ctx<'_, '_> {
             e1,
             h0,
             keys0,
+            ek0,
+            ek0_ok,
             ..
         } = s;
         let sh = Shared {
             e1: &e1[..],
             h0: &h0[..],
             keys0: &keys0[..],
+            ek0: &ek0[..],
+            ek0_ok: *ek0_ok,
         };
-        let job = |(ci, buf): (usize, &mut ChunkBufs)| -> Result<bool, ServeError> {
+        // Each chunk records whether it ran in its own buffer (no per-call
+        // result vector); the first error in chunk order is returned.
+        let job = |(ci, buf): (usize, &mut ChunkBufs)| {
+            buf.ran = false;
+            buf.err = None;
             if Instant::now() >= self.deadline {
-                return Ok(false);
+                return;
             }
             let lo = ci * CHUNK;
             let hi = (lo + CHUNK).min(cands.len());
-            self.chunk(&cands[lo..hi], base, buf, &sh)?;
-            Ok(true)
+            match self.chunk(&cands[lo..hi], base, buf, &sh) {
+                Ok(()) => buf.ran = true,
+                Err(e) => buf.err = Some(e),
+            }
         };
-        let ran: Vec<Result<bool, ServeError>> = match pool {
-            Some(p) if nchunks > 1 => p.install(|| {
-                chunks[..nchunks]
-                    .par_iter_mut()
-                    .enumerate()
-                    .map(job)
-                    .collect()
-            }),
-            _ => chunks[..nchunks].iter_mut().enumerate().map(job).collect(),
-        };
+        match pool {
+            Some(p) if nchunks > 1 => {
+                p.install(|| chunks[..nchunks].par_iter_mut().enumerate().for_each(job))
+            }
+            _ => chunks[..nchunks].iter_mut().enumerate().for_each(job),
+        }
         scores.clear();
         let mut skipped = false;
-        for (ci, r) in ran.into_iter().enumerate() {
+        for (ci, buf) in chunks[..nchunks].iter_mut().enumerate() {
             let lo = ci * CHUNK;
             let cnt = (lo + CHUNK).min(cands.len()) - lo;
-            if r? {
-                let buf = &chunks[ci];
+            if let Some(e) = buf.err.take() {
+                return Err(e);
+            }
+            if buf.ran {
                 for j in 0..cnt {
                     let sc = buf.out_scores[j];
                     best.offer(&buf.lists[j * l..(j + 1) * l], sc, first + lo + j);
@@ -854,25 +917,38 @@ impl Ctx<'_, '_> {
                     )?;
                 }
                 Cand::LowRank(nz, r, sigma) if !perturb_w2 => {
-                    let lr = low_rank(
-                        &mut b.lr_u,
-                        &mut b.lr_up,
-                        &mut b.lr_vt,
-                        nz,
-                        *r,
-                        *sigma,
-                        h,
-                        h,
-                    )?;
-                    be.dense_low_rank(
-                        h0,
-                        g.a.packed(),
-                        lr,
-                        Some(g.a.bias()),
-                        Activation::Identity,
-                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
-                        grow(&mut b.lr_t, n * r),
-                    )?;
+                    // keys' = h·(A + σ'·U·Vᵀ)ᵀ + b = keys0 + σ'·(h·V)·Uᵀ: the shared
+                    // keys plus a rank-r correction (N·H·r work instead of N·H·H).
+                    // Same draws as `low_rank`; the sum is rounded in a different
+                    // order than the fused low-rank kernel would (deterministic).
+                    let r = *r;
+                    let sig = *sigma / (r as f32).sqrt();
+                    nz.fill(0, grow(&mut b.lr_u, h * r));
+                    nz.fill((h * r) as u32, grow(&mut b.lr_vt, r * h));
+                    let vp = grow(&mut b.lr_up, pack::packed_len(r, h));
+                    let vpk = pack::pack_f32(&b.lr_vt[..r * h], r, h, vp)?;
+                    let t = grow(&mut b.lr_t, n * r);
+                    be.dense(h0, vpk, None, Activation::Identity, MatMut::new(t, n, r)?)?;
+                    let u = &b.lr_u[..h * r];
+                    for i in 0..n {
+                        let (k0, kr) = (
+                            &sh.keys0[i * h..(i + 1) * h],
+                            &mut b.keys[hs + i * h..hs + (i + 1) * h],
+                        );
+                        kr.copy_from_slice(k0);
+                        for rr in 0..r {
+                            let a = sig * b.lr_t[i * r + rr];
+                            if r == 1 {
+                                for (kv, uv) in kr.iter_mut().zip(u) {
+                                    *kv += a * uv;
+                                }
+                            } else {
+                                for (jj, kv) in kr.iter_mut().enumerate() {
+                                    *kv += a * u[jj * r + rr];
+                                }
+                            }
+                        }
+                    }
                 }
                 Cand::Plain | Cand::Sample(_) if base.is_none() => b.own_k[j] = false,
                 _ if !perturb_w2 => b.own_k[j] = false,
@@ -883,6 +959,22 @@ impl Ctx<'_, '_> {
                     MatMut::new(&mut b.keys[hs..ks], n, h)?,
                 )?,
             }
+        }
+        // e^{2·keys} of the candidates' own keys (the exponential form of the
+        // pointer scores, see `Backend::pointer_scores_exp`); shared keys use
+        // the request's `ek0`. Keys outside the form's range fall back to the
+        // rational-tanh kernel for that candidate (a deterministic choice).
+        grow(&mut b.ek, c * nh);
+        grow(&mut b.ek_ok, c);
+        for j in 0..c {
+            b.ek_ok[j] = if b.own_k[j] {
+                be.pointer_exp(
+                    &b.keys[j * nh..(j + 1) * nh],
+                    &mut b.ek[j * nh..(j + 1) * nh],
+                )?
+            } else {
+                sh.ek0_ok
+            };
         }
         // s_0 = tanh(W0 [mean h; u])
         let w0in = h + du;
@@ -914,6 +1006,7 @@ impl Ctx<'_, '_> {
         let taken = grow(&mut b.taken, c * n);
         taken.fill(false);
         grow(&mut b.q, c * h);
+        grow(&mut b.eq, h);
         grow(&mut b.scores, n);
         grow(&mut b.lists, c * l);
         for t in 0..l {
@@ -925,21 +1018,40 @@ impl Ctx<'_, '_> {
             )?;
             for (j, cand) in cands.iter().enumerate() {
                 let tk = &mut b.taken[j * n..(j + 1) * n];
-                be.pointer_scores(
-                    MatRef::new(
-                        if b.own_k[j] {
-                            &b.keys[j * nh..(j + 1) * nh]
-                        } else {
-                            &sh.keys0[..nh]
-                        },
-                        n,
-                        h,
-                    )?,
-                    &b.q[j * h..(j + 1) * h],
-                    &g.v,
-                    Some(tk),
-                    &mut b.scores[..n],
-                )?;
+                let qj = &b.q[j * h..(j + 1) * h];
+                if b.ek_ok[j] && be.pointer_exp(qj, &mut b.eq[..h])? {
+                    be.pointer_scores_exp(
+                        MatRef::new(
+                            if b.own_k[j] {
+                                &b.ek[j * nh..(j + 1) * nh]
+                            } else {
+                                &sh.ek0[..nh]
+                            },
+                            n,
+                            h,
+                        )?,
+                        &b.eq[..h],
+                        &g.v,
+                        Some(tk),
+                        &mut b.scores[..n],
+                    )?;
+                } else {
+                    be.pointer_scores(
+                        MatRef::new(
+                            if b.own_k[j] {
+                                &b.keys[j * nh..(j + 1) * nh]
+                            } else {
+                                &sh.keys0[..nh]
+                            },
+                            n,
+                            h,
+                        )?,
+                        qj,
+                        &g.v,
+                        Some(tk),
+                        &mut b.scores[..n],
+                    )?;
+                }
                 let pick = match cand {
                     Cand::Sample(stream) => gumbel_argmax(
                         &b.scores[..n],
@@ -1041,7 +1153,6 @@ impl Ctx<'_, '_> {
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
     ) -> Result<(usize, usize, bool), ServeError> {
-        let be = self.be();
         let w2 = &self.m.gen.w2;
         let h = self.h();
         let len = pack::packed_len(h, h);
@@ -1065,12 +1176,62 @@ impl Ctx<'_, '_> {
                 *v = w2_at(i);
             }
         }
-        let zeros_blocks = vec![pack::Block32::default(); len.div_ceil(16)];
-        let zeros =
-            pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
+        // Never written: stays all-zero once grown.
+        let mut zeros_blocks = std::mem::take(&mut s.zeros);
+        grow(&mut zeros_blocks, len.div_ceil(16));
+        let mut cands = std::mem::take(&mut s.cands);
+        let mut scores = std::mem::take(&mut s.scores);
+        let r = self.serial_rounds(
+            (rounds, pairs, step, trust, patience, scale, norm_w, len),
+            &zeros_blocks,
+            &mut base,
+            &mut cands,
+            &mut scores,
+            s,
+            pool,
+            best,
+        );
+        s.zeros = zeros_blocks;
+        s.cands = cands;
+        s.scores = scores;
+        s.base = base;
+        r
+    }
+
+    /// The rounds of [`Self::serial`], with its buffers taken out of the scratch.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn serial_rounds(
+        &self,
+        (rounds, pairs, step, trust, patience, scale, norm_w, len): (
+            usize,
+            usize,
+            f32,
+            f32,
+            usize,
+            f32,
+            f32,
+            usize,
+        ),
+        zeros_blocks: &[pack::Block32],
+        base: &mut [pack::Block32],
+        cands: &mut Vec<Cand>,
+        scores: &mut Vec<f32>,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+        best: &mut Best,
+    ) -> Result<(usize, usize, bool), ServeError> {
+        let be = self.be();
+        let w2 = &self.m.gen.w2;
+        let h = self.h();
+        let w2_at = |i: usize| -> f32 {
+            match w2.packed() {
+                last_kernels::Weights::F32(p) => p.data()[i],
+                last_kernels::Weights::F16(p) => half::f16::from_bits(p.data()[i]).to_f32(),
+            }
+        };
+        let zeros = pack::PackedF32::from_packed(&bytemuck::cast_slice(zeros_blocks)[..len], h, h)?;
         let mut done = 0;
         let mut stale = 0;
-        let mut scores = Vec::with_capacity(2 * pairs);
         let mut r = 0;
         let mut exhausted = false;
         while r < rounds {
@@ -1078,23 +1239,21 @@ impl Ctx<'_, '_> {
                 exhausted = true;
                 break;
             }
-            let cands: Vec<Cand> = (0..2 * pairs)
-                .map(|i| {
-                    Cand::Noise(
-                        Noise {
-                            seed: self.req.seed,
-                            candidate: (r * 2 * pairs + i) as u32,
-                            kind: NoiseKind::Gaussian,
-                            antithetic: true,
-                        },
-                        scale,
-                    )
-                })
-                .collect();
+            cands.clear();
+            cands.extend((0..2 * pairs).map(|i| {
+                Cand::Noise(
+                    Noise {
+                        seed: self.req.seed,
+                        candidate: (r * 2 * pairs + i) as u32,
+                        kind: NoiseKind::Gaussian,
+                        antithetic: true,
+                    },
+                    scale,
+                )
+            }));
             let before = best.score;
-            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(&base)[..len];
-            let skipped =
-                self.run_all(&cands, 1 + done, Some(basef), s, pool, best, &mut scores)?;
+            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(base)[..len];
+            let skipped = self.run_all(cands, 1 + done, Some(basef), s, pool, best, scores)?;
             done += scores.iter().filter(|v| !v.is_nan()).count();
             r += 1;
             if skipped {
@@ -1140,12 +1299,11 @@ impl Ctx<'_, '_> {
                 let f = cap / dn;
                 delta.iter_mut().for_each(|v| *v *= f);
             }
-            let bf = &mut pack::as_f32_mut(&mut base)[..len];
+            let bf = &mut pack::as_f32_mut(base)[..len];
             for (i, (v, dv)) in bf.iter_mut().zip(delta.iter()).enumerate() {
                 *v = w2_at(i) + dv;
             }
         }
-        s.base = base;
         Ok((done, r, exhausted))
     }
 
@@ -1178,7 +1336,17 @@ impl Ctx<'_, '_> {
         let r = self.evaluate(&lists[..2 * l], 2, buf);
         buf.lists = lists;
         r?;
-        let mut ret = vec![0f32; l];
+        // Buffers taken out of the scratch for the call (put back at the end;
+        // an early error return only costs a reallocation next time).
+        let mut ret = std::mem::take(&mut s.pg.ret);
+        let mut taken = std::mem::take(&mut s.pg.taken);
+        let mut scores = std::mem::take(&mut s.pg.scores);
+        ret.clear();
+        ret.resize(l, 0.0);
+        taken.clear();
+        taken.resize(n, false);
+        scores.clear();
+        scores.resize(n, 0.0);
         let mut acc = 0f32;
         for t in (0..l).rev() {
             let adv = cfg.position_weight(t) * (buf.c[t] - buf.c[l + t]);
@@ -1191,9 +1359,12 @@ impl Ctx<'_, '_> {
             keys0,
             pg,
             grad,
+            ek0,
+            ek0_ok,
             ..
         } = s;
         let (e1, h0, keys0) = (&e1[..nh], &h0[..nh], &keys0[..nh]);
+        let (ek0, ek0_ok) = (&ek0[..nh], *ek0_ok);
         // Teacher-forced forward, keeping q_t, s_t and p_t.
         let sdim = h + du;
         let s_in = grow(&mut pg.s_in, 2 * h);
@@ -1214,9 +1385,7 @@ impl Ctx<'_, '_> {
             Activation::Tanh,
             MatMut::new(&mut pg.s[..h], 1, h)?,
         )?;
-        let mut taken = vec![false; n];
         let mut loss = 0f32;
-        let mut scores = vec![0f32; n];
         for t in 0..l {
             let (sv, qv) = (&pg.s[t * h..(t + 1) * h], &mut pg.q[t * h..(t + 1) * h]);
             g.b.forward(
@@ -1275,6 +1444,13 @@ impl Ctx<'_, '_> {
             let q = &pg.q[t * h..(t + 1) * h];
             let dq = &mut pg.dq[..h];
             dq.fill(0.0);
+            // tanh'(k + q) = 1 − tanh² = 4y/(1 + y)² with y = e^{2k}·e^{2q}
+            // (the exponential form of the forward scores; no overflow for
+            // |k|, |q| ≤ EXP_FORM_LIMIT, and the limit y → ∞ gives 0). An
+            // elementwise loop the compiler vectorises; the rational tanh
+            // where the form's range check fails.
+            let eq = grow(&mut pg.eq, h);
+            let exp_form = ek0_ok && be.pointer_exp(q, eq)?;
             for i in 0..n {
                 if taken[i] {
                     continue;
@@ -1283,13 +1459,30 @@ impl Ctx<'_, '_> {
                 if gi == 0.0 {
                     continue;
                 }
-                let kr = &keys0[i * h..(i + 1) * h];
                 let dkr = &mut pg.dk[i * h..(i + 1) * h];
-                for j in 0..h {
-                    let a = last_kernels::math::tanh_fast(kr[j] + q[j]);
-                    let d = gi * g.v[j] * (1.0 - a * a);
-                    dkr[j] += d;
-                    dq[j] += d;
+                if exp_form {
+                    let er = &ek0[i * h..(i + 1) * h];
+                    for ((((dk, dqv), e), f), v) in dkr
+                        .iter_mut()
+                        .zip(dq.iter_mut())
+                        .zip(er)
+                        .zip(&eq[..h])
+                        .zip(&g.v)
+                    {
+                        let y = e * f;
+                        let r = 1.0 / (1.0 + y);
+                        let d = gi * v * (4.0 * y * r * r);
+                        *dk += d;
+                        *dqv += d;
+                    }
+                } else {
+                    let kr = &keys0[i * h..(i + 1) * h];
+                    for j in 0..h {
+                        let a = last_kernels::math::tanh_fast(kr[j] + q[j]);
+                        let d = gi * g.v[j] * (1.0 - a * a);
+                        dkr[j] += d;
+                        dq[j] += d;
+                    }
                 }
             }
             // ds_t += dq·B ; then through s_t = tanh(z_t).
@@ -1351,6 +1544,9 @@ impl Ctx<'_, '_> {
             MatMut::new(gr, h, h)?,
             false,
         )?;
+        pg.ret = ret;
+        pg.taken = taken;
+        pg.scores = scores;
         Ok(loss)
     }
 
@@ -1368,40 +1564,56 @@ impl Ctx<'_, '_> {
     ) -> Result<(usize, bool), ServeError> {
         let h = self.h();
         let w2 = &self.m.gen.w2;
-        let list = best.list.clone();
+        let mut list = std::mem::take(&mut s.list);
+        list.clear();
+        list.extend_from_slice(&best.list);
         let mut done = 0;
-        let mut scores = Vec::new();
         if Instant::now() >= self.deadline {
+            s.list = list;
             return Ok((0, true));
         }
-        self.policy_gradient(&list, gamma, s)?;
+        let r = self.policy_gradient(&list, gamma, s);
+        s.list = list;
+        r?;
         let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         if gn > 0.0 && gn.is_finite() {
+            let plen = pack::packed_len(h, h);
+            // f32 weights: pack g once and form W2 + k·g in the packed layout
+            // (packing is a permutation plus zero padding, so this is the same
+            // per-element arithmetic as packing W2 + k·g, bit for bit).
+            let packed_w2 = match w2.packed() {
+                last_kernels::Weights::F32(p) => {
+                    grow(&mut s.pg.gpk, pack::blocks_f32(h, h));
+                    pack::pack_f32(&s.grad[..h * h], h, h, pack::as_f32_mut(&mut s.pg.gpk))?;
+                    Some(p.data())
+                }
+                last_kernels::Weights::F16(_) => None,
+            };
             for step in 0..ladder {
                 if Instant::now() >= self.deadline {
                     return Ok((done, true));
                 }
                 // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
                 let k = -((6 + step) as f32) * scale * norm_w / gn;
-                let wv = grow(&mut s.pg.w, h * h);
-                for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
-                    *o = w + k * gv;
-                }
                 let mut base = std::mem::take(&mut s.base);
                 grow(&mut base, pack::blocks_f32(h, h));
-                pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
+                if let Some(pw) = packed_w2 {
+                    let gp = &pack::as_f32_mut(&mut s.pg.gpk)[..plen];
+                    let bf = &mut pack::as_f32_mut(&mut base)[..plen];
+                    for ((o, w), gv) in bf.iter_mut().zip(&pw[..plen]).zip(gp.iter()) {
+                        *o = w + k * gv;
+                    }
+                } else {
+                    let wv = grow(&mut s.pg.w, h * h);
+                    for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
+                        *o = w + k * gv;
+                    }
+                    pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
+                }
                 let basef: &[f32] =
                     &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
-                let r = self.run_all(
-                    &[Cand::Plain],
-                    1 + step,
-                    Some(basef),
-                    s,
-                    pool,
-                    best,
-                    &mut scores,
-                );
+                let (r, _) = self.run_batch(&[Cand::Plain], 1 + step, Some(basef), s, pool, best);
                 s.base = base;
                 if r? {
                     return Ok((done, true));
@@ -1409,10 +1621,13 @@ impl Ctx<'_, '_> {
                 done += 1;
             }
         }
-        let cands: Vec<Cand> = (0..samples).map(|c| Cand::Sample(1 + c as u64)).collect();
-        let skipped = self.run_all(&cands, 1 + ladder, None, s, pool, best, &mut scores)?;
-        done += scores.iter().filter(|v| !v.is_nan()).count();
-        Ok((done, skipped))
+        let mut cands = std::mem::take(&mut s.cands);
+        cands.clear();
+        cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder, None, s, pool, best);
+        s.cands = cands;
+        done += n;
+        Ok((done, skipped?))
     }
 
     /// Scores every ordered selection in batches; the first maximum wins.
@@ -1456,6 +1671,9 @@ struct Shared<'a> {
     e1: &'a [f32],
     h0: &'a [f32],
     keys0: &'a [f32],
+    /// `e^{2·keys0}`, valid when `ek0_ok`.
+    ek0: &'a [f32],
+    ek0_ok: bool,
 }
 
 /// Draws `U` (n × r, packed) and `Vᵀ` (r × k) for a low-rank candidate.
