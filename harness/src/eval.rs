@@ -47,7 +47,7 @@ impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
             k: 16,
-            budget: Duration::from_millis(50),
+            budget: Duration::from_millis(500),
             sweep: [25u64, 50, 100, 200, 400, 800, 1600, 3200]
                 .into_iter()
                 .map(Duration::from_micros)

@@ -145,7 +145,7 @@ struct EvalArgs {
     #[arg(long, default_value_t = 16)]
     k: usize,
     /// Latency budget of the main table (µs).
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 500_000)]
     table_budget_us: u64,
     /// Budgets of the reward-vs-latency sweep (µs, comma-separated; empty = none).
     #[arg(
