@@ -78,6 +78,7 @@ impl Kernel for MatMul<'_, '_> {
                 bias: core::ptr::null(),
                 act: Activation::Identity,
                 accumulate: self.accumulate,
+                // SAFETY: as above, j0 < n: inside C's first row.
                 c: unsafe { c0.add(j0) },
                 ldc,
             };

@@ -76,6 +76,7 @@ impl Activation {
     }
     #[inline(always)]
     pub(crate) unsafe fn apply_v<S: Simd>(self, x: S::F) -> S::F {
+        // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
         unsafe {
             match self {
                 Activation::Identity => x,
@@ -119,6 +120,7 @@ pub(crate) struct Tile<E> {
 /// Loads `n` (≤ 16) floats as two vectors, zero-filling.
 #[inline(always)]
 unsafe fn load16<S: Simd>(p: *const f32, n: usize) -> [S::F; 2] {
+    // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
     unsafe {
         if n >= PANEL {
             [S::load(p), S::load(p.add(8))]
@@ -134,6 +136,7 @@ unsafe fn load16<S: Simd>(p: *const f32, n: usize) -> [S::F; 2] {
 
 #[inline(always)]
 unsafe fn store16<S: Simd>(p: *mut f32, v: [S::F; 2], n: usize) {
+    // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
     unsafe {
         if n >= PANEL {
             S::store(p, v[0]);
@@ -158,6 +161,7 @@ unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     bp: *const E,
     nc: usize,
 ) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let (b0, b1) = if FULL {
             (E::load8::<S>(bp), E::load8::<S>(bp.add(8)))
@@ -187,6 +191,7 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     rs_b: usize,
     nc: usize,
 ) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         // Row pointers once; inside the loop one shared offset, so each
         // broadcast is a single `vbroadcastss (row, off, 4)`.
@@ -219,6 +224,7 @@ unsafe fn kloop_split4<S: Simd, E: PanelElem, const MR: usize>(
     b: *const E,
     rs_b: usize,
 ) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         for p in 0..q {
             for (s, acc) in part.iter_mut().enumerate() {
@@ -238,6 +244,7 @@ unsafe fn kloop_split4<S: Simd, E: PanelElem, const MR: usize>(
 /// One `MR × 16` tile: k loop(s), then bias, activation, store.
 #[inline(always)]
 pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let mut acc = [[S::zero(); 2]; MR];
         if t.b_full && MR <= 2 && t.k >= 8 {
@@ -294,6 +301,7 @@ pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
 /// Runs the tile over every row of `m`, 6 at a time, then the 1–5 row tail.
 #[inline(always)]
 pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let mut t = t;
         let mut i = 0;
@@ -527,6 +535,7 @@ impl Kernel for Forward<'_, '_> {
             }
             return;
         }
+        // SAFETY: `run` calls this only with `S`'s target features present; the public entry point validated every shape, so all pointers below stay inside their buffers.
         unsafe {
             match self.w {
                 Weights::F32(w) => forward_panels::<S, f32>(

@@ -72,6 +72,7 @@ pub fn tanh_fast(x: f32) -> f32 {
 /// Vector rational tanh (see [`tanh_fast`]).
 #[inline(always)]
 pub(crate) unsafe fn tanh_fast_v<S: Simd>(x: S::F) -> S::F {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let x = S::min(S::max(x, S::splat(-FT_CLAMP)), S::splat(FT_CLAMP));
         let z = S::mul(x, x);
@@ -179,6 +180,7 @@ pub fn ln(x: f32) -> f32 {
 /// Vector `exp`, same algorithm as [`exp`] with fused multiply-adds.
 #[inline(always)]
 pub(crate) unsafe fn exp_v<S: Simd>(x: S::F) -> S::F {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let x = S::min(S::max(x, S::splat(EXP_LO)), S::splat(EXP_HI));
         let n = S::sub(S::fma(x, S::splat(LOG2E), S::splat(ROUND)), S::splat(ROUND));
@@ -197,6 +199,7 @@ pub(crate) unsafe fn exp_v<S: Simd>(x: S::F) -> S::F {
 /// Vector `tanh`, same algorithm as [`tanh`].
 #[inline(always)]
 pub(crate) unsafe fn tanh_v<S: Simd>(x: S::F) -> S::F {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let sign = S::u_as_f(S::usplat(0x8000_0000));
         let a = S::xor(S::or(x, sign), sign); // |x|
@@ -219,6 +222,7 @@ pub(crate) unsafe fn tanh_v<S: Simd>(x: S::F) -> S::F {
 /// Vector sigmoid.
 #[inline(always)]
 pub(crate) unsafe fn sigmoid_v<S: Simd>(x: S::F) -> S::F {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let neg = S::xor(x, S::u_as_f(S::usplat(0x8000_0000)));
         let one = S::splat(1.0);

@@ -260,6 +260,7 @@ pub(crate) trait PanelElem: Copy {
 impl PanelElem for f32 {
     #[inline(always)]
     unsafe fn load8<S: crate::simd::Simd>(p: *const f32) -> S::F {
+        // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
         unsafe { S::load(p) }
     }
     #[inline(always)]
@@ -271,6 +272,7 @@ impl PanelElem for f32 {
 impl PanelElem for u16 {
     #[inline(always)]
     unsafe fn load8<S: crate::simd::Simd>(p: *const u16) -> S::F {
+        // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
         unsafe { S::load_f16(p) }
     }
     #[inline(always)]

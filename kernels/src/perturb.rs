@@ -36,6 +36,7 @@ unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
     sigma: f32,
     out: *mut f32,
 ) {
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let ku = k as u32;
         let kv = S::usplat(ku);
@@ -100,6 +101,7 @@ impl Kernel for Perturbed<'_, '_, '_> {
     }
     #[inline(always)]
     unsafe fn simd<S: Simd>(mut self) {
+        // SAFETY: `run` calls this only with `S`'s target features present; the public entry point validated every shape, so all pointers below stay inside their buffers.
         unsafe {
             match self.w {
                 Weights::F32(w) => self.run_simd::<S, f32>(|p| w.panel_ptr(p)),
@@ -190,6 +192,7 @@ impl Kernel for LowRankDense<'_, '_, '_> {
                 self.t[i * r + q] = self.lr.sigma * dot;
             }
         }
+        // SAFETY: `run` calls this only with `S`'s target features present; the public entry point validated every shape, so all pointers below stay inside their buffers.
         unsafe {
             match self.w {
                 Weights::F32(w) => self.panels::<S, f32>(|p| w.panel_ptr(p)),

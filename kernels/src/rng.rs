@@ -125,6 +125,7 @@ impl NoiseKey {
     /// Elements `idx[0..8]` of the stream; bit-identical to [`NoiseKey::value`].
     #[inline(always)]
     pub(crate) unsafe fn value_v<S: Simd>(&self, idx: S::U) -> S::F {
+        // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
         unsafe {
             let h1 = hash_v::<S>(S::uxor(idx, S::usplat(self.k1)));
             let bits = if self.gaussian {
@@ -153,6 +154,7 @@ impl NoiseKey {
 
 #[inline(always)]
 unsafe fn hash_v<S: Simd>(x: S::U) -> S::U {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let x = S::uxor(x, S::ushr::<16>(x));
         let x = S::umul(x, S::usplat(0x7feb_352d));

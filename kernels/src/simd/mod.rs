@@ -74,8 +74,10 @@ pub(crate) trait Simd: Copy {
     unsafe fn reduce8(a: [Self::F; 8]) -> Self::F {
         let mut t = [0f32; 8];
         for (o, v) in t.iter_mut().zip(a) {
+            // SAFETY: the caller guarantees `S`'s target features; `t` is a local 8-lane array.
             *o = unsafe { Self::reduce_add(v) };
         }
+        // SAFETY: the caller guarantees `S`'s target features; `t` is a local 8-lane array.
         unsafe { Self::load(t.as_ptr()) }
     }
 
