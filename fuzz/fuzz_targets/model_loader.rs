@@ -9,33 +9,18 @@
 //! `c` of a JSON config, then `c` bytes of config, then the safetensors bytes.
 #![no_main]
 
-use last::model::{Config, Dtype, Model};
+use last::model::{Config, Model};
 use last::serve::{Request, Scratch, Variant};
 use last_kernels::{Backend, MatRef};
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
-
-fn tiny() -> Config {
-    Config {
-        d_x: 3,
-        d_u: 2,
-        hidden: 4,
-        eval_h1: 4,
-        eval_h2: 3,
-        pos_dim: 2,
-        max_len: 3,
-        max_candidates: 8,
-        dtype: Dtype::F32,
-        position_weights: None,
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
     let (cfg, bytes) = if mode % 2 == 0 {
-        (tiny(), rest)
+        (Config::tiny(), rest)
     } else {
         if rest.len() < 2 {
             return;

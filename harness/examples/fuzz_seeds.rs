@@ -11,18 +11,7 @@ fn main() {
             .nth(1)
             .unwrap_or_else(|| "fuzz/corpus".into()),
     );
-    let cfg = Config {
-        d_x: 3,
-        d_u: 2,
-        hidden: 4,
-        eval_h1: 4,
-        eval_h2: 3,
-        pos_dim: 2,
-        max_len: 3,
-        max_candidates: 8,
-        dtype: Dtype::F32,
-        position_weights: None,
-    };
+    let cfg = Config::tiny();
     let dir = root.join("model_loader");
     std::fs::create_dir_all(&dir).unwrap();
     for (name, dtype) in [("f32", Dtype::F32), ("f16", Dtype::F16)] {

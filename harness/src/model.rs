@@ -77,6 +77,22 @@ impl Config {
             position_weights: None,
         }
     }
+    /// A tiny model (d_x 3, d_u 2, hidden 4, evaluator 4 / 3, L ≤ 3,
+    /// N ≤ 8): what tests, fuzz targets and their seed corpora build.
+    pub fn tiny() -> Self {
+        Config {
+            d_x: 3,
+            d_u: 2,
+            hidden: 4,
+            eval_h1: 4,
+            eval_h2: 3,
+            pos_dim: 2,
+            max_len: 3,
+            max_candidates: 8,
+            dtype: Dtype::F32,
+            position_weights: None,
+        }
+    }
     /// Input width of the evaluator's first layer.
     pub fn eval_in(&self) -> usize {
         2 * self.d_x + self.d_u + self.pos_dim

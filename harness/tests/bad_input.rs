@@ -2,24 +2,13 @@
 //! or a command line gets a typed error with a useful message, never a
 //! panic. (Request defects: `serve.rs`; data files: the readers' unit tests.)
 
-use last::model::{Config, Dtype, Model, ModelError};
+use last::model::{Config, Model, ModelError};
 use last_kernels::Backend;
 use serde_json::Value;
 use std::process::Command;
 
 fn cfg() -> Config {
-    Config {
-        d_x: 3,
-        d_u: 2,
-        hidden: 4,
-        eval_h1: 4,
-        eval_h2: 3,
-        pos_dim: 2,
-        max_len: 3,
-        max_candidates: 8,
-        dtype: Dtype::F32,
-        position_weights: None,
-    }
+    Config::tiny()
 }
 
 fn model_bytes() -> Vec<u8> {
