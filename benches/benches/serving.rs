@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use last::model::{Config, Model};
 use last::scenario::Features;
-use last::serve::{NoiseSpec, Scratch, Target, Variant};
+use last::serve::{Scratch, Variant};
 use last_kernels::Backend;
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,26 +19,11 @@ fn serving(c: &mut Criterion) {
         .map(|i| Features::random(&cfg, 50, 100 + i))
         .collect();
     let small: Vec<Features> = (0..8).map(|i| Features::random(&cfg, 8, 200 + i)).collect();
-    let par = |noise, target| Variant::Parallel {
-        k: 16,
-        sigma: 0.05,
-        noise,
-        target,
-    };
-    let variants = [
-        (Variant::Baseline, 10),
-        (Variant::BestOfK { k: 16 }, 10),
-        (par(NoiseSpec::Gaussian, Target::W2), 10),
-        (par(NoiseSpec::Rademacher, Target::W2), 10),
-        (par(NoiseSpec::Antithetic, Target::W2), 10),
-        (par(NoiseSpec::LowRank(1), Target::Keys), 10),
-        (Variant::gradient_standard(), 10),
-        (Variant::serial_standard(), 10),
-        (Variant::Exhaustive, 4),
-    ];
+    // The soak's mix: every variant with the standard knobs (exhaustive on N = 8).
+    let variants = last::soak::mix();
     let mut g = c.benchmark_group("serve_standard");
     g.sample_size(20).measurement_time(Duration::from_secs(3));
-    for (v, len) in variants {
+    for (v, _n, len) in variants {
         let feats = if v == Variant::Exhaustive {
             &small
         } else {
