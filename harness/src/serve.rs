@@ -268,7 +268,6 @@ struct ChunkBufs {
     scores: Vec<f32>,
     taken: Vec<bool>,
     lists: Vec<usize>,
-    z: Vec<f32>,
     e1: Vec<f32>,
     e2: Vec<f32>,
     c: Vec<f32>,
@@ -278,6 +277,7 @@ struct ChunkBufs {
     lr_vt: Vec<f32>,
     lr_t: Vec<f32>,
     out_scores: Vec<f32>,
+    /// Running sum of the evaluator's projected "items above" part.
     above: Vec<f32>,
     own_h: Vec<bool>,
     own_k: Vec<bool>,
@@ -303,6 +303,7 @@ pub struct Scratch {
     ek0: Vec<f32>,
     /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
     ek0_ok: bool,
+    ev: EvalParts,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
     base: Vec<pack::Block32>,
@@ -318,6 +319,24 @@ pub struct Scratch {
     list: Vec<usize>,
     /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
     zeros: Vec<pack::Block32>,
+}
+
+/// The evaluator's first layer split by input block, precomputed once per
+/// request. `z_t = [x_{π_t}; u; mean of x above t; P_t]` is linear in each
+/// block, so `W·z_t + b = Wx·x_{π_t} + (1/t)·Σ_{s<t} Wm·x_{π_s} + (Wu·u + Wp·P_t + b)`:
+/// the item projections are computed for the N candidates once, and each
+/// position of each candidate list only adds three rows (instead of a
+/// 176-wide dot product per output).
+#[derive(Debug, Default, Clone)]
+struct EvalParts {
+    /// `Wx·x_i`, N × h1.
+    px: Vec<f32>,
+    /// `Wm·x_i`, N × h1.
+    pm: Vec<f32>,
+    /// `Wu·u + b`, h1.
+    cu: Vec<f32>,
+    /// `Wp·P_t + Wu·u + b`, L × h1.
+    cpos: Vec<f32>,
 }
 
 /// Buffers of the policy-gradient backward pass.
@@ -396,6 +415,7 @@ impl Model {
                 keys0,
                 ek0,
                 ek0_ok,
+                ev,
                 ..
             } = &mut *scratch;
             let sh = Shared {
@@ -404,6 +424,7 @@ impl Model {
                 keys0,
                 ek0,
                 ek0_ok: *ek0_ok,
+                ev,
             };
             ctx.chunk(&[Cand::Plain], None, &mut chunks[0], &sh)?;
         }
@@ -690,6 +711,54 @@ impl Ctx<'_, '_> {
             grow(&mut s.keys0, n * h),
         )?;
         s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
+        self.eval_parts(&mut s.ev)
+    }
+
+    /// Fills [`EvalParts`] for this request (column views of the packed
+    /// first layer; see the struct docs).
+    fn eval_parts(&self, ev: &mut EvalParts) -> Result<(), ServeError> {
+        let (be, cfg) = (self.be(), &self.m.cfg);
+        let (n, l, dx, du, pd, h1) = (
+            self.n,
+            self.req.len,
+            cfg.d_x,
+            cfg.d_u,
+            cfg.pos_dim,
+            cfg.eval_h1,
+        );
+        let l1 = &self.m.eval.l1;
+        let w = l1.packed();
+        let id = Activation::Identity;
+        let px = grow(&mut ev.px, n * h1);
+        be.dense(
+            self.req.items,
+            w.columns(0, dx)?,
+            None,
+            id,
+            MatMut::new(px, n, h1)?,
+        )?;
+        let pm = grow(&mut ev.pm, n * h1);
+        let wm = w.columns(dx + du, 2 * dx + du)?;
+        be.dense(self.req.items, wm, None, id, MatMut::new(pm, n, h1)?)?;
+        let cu = grow(&mut ev.cu, h1);
+        be.dense(
+            MatRef::new(self.req.user, 1, du)?,
+            w.columns(dx, dx + du)?,
+            Some(l1.bias()),
+            id,
+            MatMut::new(cu, 1, h1)?,
+        )?;
+        let cpos = grow(&mut ev.cpos, l * h1);
+        be.dense(
+            MatRef::new(&self.m.eval.pos[..l * pd], l, pd)?,
+            w.columns(2 * dx + du, 2 * dx + du + pd)?,
+            None,
+            id,
+            MatMut::new(cpos, l, h1)?,
+        )?;
+        for row in cpos.chunks_exact_mut(h1) {
+            row.iter_mut().zip(&ev.cu[..h1]).for_each(|(p, c)| *p += c);
+        }
         Ok(())
     }
 
@@ -766,6 +835,7 @@ impl Ctx<'_, '_> {
             keys0,
             ek0,
             ek0_ok,
+            ev,
             ..
         } = s;
         let sh = Shared {
@@ -774,6 +844,7 @@ impl Ctx<'_, '_> {
             keys0: &keys0[..],
             ek0: &ek0[..],
             ek0_ok: *ek0_ok,
+            ev,
         };
         // Each chunk records whether it ran in its own buffer (no per-call
         // result vector); the first error in chunk order is returned.
@@ -1089,34 +1160,46 @@ impl Ctx<'_, '_> {
             }
         }
         let lists = std::mem::take(&mut b.lists);
-        let r = self.evaluate(&lists[..c * l], c, b);
+        let r = self.evaluate(&lists[..c * l], c, b, sh.ev);
         b.lists = lists;
         r
     }
 
     /// Scores `count` lists of length L (row-major in `lists`) with the
-    /// evaluator, one batched forward pass; writes `b.out_scores[..count]`.
-    fn evaluate(&self, lists: &[usize], count: usize, b: &mut ChunkBufs) -> Result<(), ServeError> {
+    /// evaluator, one batched forward pass over all their positions (the
+    /// first layer from the request's [`EvalParts`]); writes
+    /// `b.out_scores[..count]`.
+    fn evaluate(
+        &self,
+        lists: &[usize],
+        count: usize,
+        b: &mut ChunkBufs,
+        parts: &EvalParts,
+    ) -> Result<(), ServeError> {
         let be = self.be();
         let cfg = &self.m.cfg;
         let ev = &self.m.eval;
-        let (l, dx) = (self.req.len, cfg.d_x);
-        let zin = cfg.eval_in();
+        let l = self.req.len;
         let rows = count * l;
-        let z = grow(&mut b.z, rows * zin);
-        let above = grow(&mut b.above, dx);
-        self.m
-            .eval_input(self.req.items, self.req.user, &lists[..rows], l, z, above);
         let (h1, h2) = (cfg.eval_h1, cfg.eval_h2);
-        grow(&mut b.e1, rows * h1);
+        let e1 = grow(&mut b.e1, rows * h1);
+        let acc = grow(&mut b.above, h1);
+        for (j, list) in lists[..rows].chunks_exact(l).enumerate() {
+            acc.fill(0.0);
+            for (t, &item) in list.iter().enumerate() {
+                let row = &mut e1[(j * l + t) * h1..(j * l + t + 1) * h1];
+                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
+                let px = &parts.px[item * h1..(item + 1) * h1];
+                let cp = &parts.cpos[t * h1..(t + 1) * h1];
+                for (((o, x), c), a) in row.iter_mut().zip(px).zip(cp).zip(acc.iter()) {
+                    *o = (x + c + a * inv).max(0.0);
+                }
+                let pm = &parts.pm[item * h1..(item + 1) * h1];
+                acc.iter_mut().zip(pm).for_each(|(a, m)| *a += m);
+            }
+        }
         grow(&mut b.e2, rows * h2);
         grow(&mut b.c, rows);
-        ev.l1.forward(
-            be,
-            MatRef::new(&b.z[..rows * zin], rows, zin)?,
-            Activation::Relu,
-            MatMut::new(&mut b.e1[..rows * h1], rows, h1)?,
-        )?;
         ev.l2.forward(
             be,
             MatRef::new(&b.e1[..rows * h1], rows, h1)?,
@@ -1327,13 +1410,14 @@ impl Ctx<'_, '_> {
         let nh = n * h;
         // Advantages from the evaluator: [list; initial] in one pass.
         let buf = &mut grow(&mut s.chunks, 1)[0];
+        let ev = &s.ev;
         let lists = grow(&mut buf.lists, 2 * l);
         lists[..l].copy_from_slice(list);
         for (t, v) in lists[l..].iter_mut().enumerate() {
             *v = t;
         }
         let lists = std::mem::take(&mut buf.lists);
-        let r = self.evaluate(&lists[..2 * l], 2, buf);
+        let r = self.evaluate(&lists[..2 * l], 2, buf, ev);
         buf.lists = lists;
         r?;
         // Buffers taken out of the scratch for the call (put back at the end;
@@ -1636,6 +1720,7 @@ impl Ctx<'_, '_> {
         let l = self.req.len;
         let mut perms = Permutations::new(self.n, l)?;
         let buf = &mut grow(&mut s.chunks, 1)[0];
+        let ev = &s.ev;
         let pbytes = grow(&mut s.perm, BATCH * l);
         let mut done = 0;
         loop {
@@ -1651,7 +1736,7 @@ impl Ctx<'_, '_> {
                 *d = *p as usize;
             }
             let lists = std::mem::take(&mut buf.lists);
-            let r = self.evaluate(&lists[..got * l], got, buf);
+            let r = self.evaluate(&lists[..got * l], got, buf, ev);
             buf.lists = lists;
             r?;
             for j in 0..got {
@@ -1674,6 +1759,8 @@ struct Shared<'a> {
     /// `e^{2·keys0}`, valid when `ek0_ok`.
     ek0: &'a [f32],
     ek0_ok: bool,
+    /// The evaluator's per-request first-layer parts.
+    ev: &'a EvalParts,
 }
 
 /// Draws `U` (n × r, packed) and `Vᵀ` (r × k) for a low-rank candidate.

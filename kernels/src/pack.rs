@@ -85,6 +85,10 @@ pub struct PackedF32<'a> {
     data: &'a [f32],
     n: usize,
     k: usize,
+    /// Panel height of the storage (the parent's `k` for a column view).
+    ld: usize,
+    /// First parent column of this view.
+    k0: usize,
 }
 
 /// Packed f16-stored weights (raw IEEE binary16 bits; f32 accumulation).
@@ -93,6 +97,10 @@ pub struct PackedF16<'a> {
     data: &'a [u16],
     n: usize,
     k: usize,
+    /// Panel height of the storage (the parent's `k` for a column view).
+    ld: usize,
+    /// First parent column of this view.
+    k0: usize,
 }
 
 /// Packed weights of either storage type.
@@ -125,7 +133,13 @@ pub fn pack_f32<'a>(
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
     pack_with(out, 0.0, n, k, |i| w[i]);
-    Ok(PackedF32 { data: out, n, k })
+    Ok(PackedF32 {
+        data: out,
+        n,
+        k,
+        ld: k,
+        k0: 0,
+    })
 }
 
 /// Packs row-major f32 `w` into f16 storage (round to nearest even; values
@@ -139,7 +153,13 @@ pub fn pack_f16<'a>(
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
     pack_with(out, 0, n, k, |i| f16::from_f32(w[i]).to_bits());
-    Ok(PackedF16 { data: out, n, k })
+    Ok(PackedF16 {
+        data: out,
+        n,
+        k,
+        ld: k,
+        k0: 0,
+    })
 }
 
 /// Packs row-major f16 bits `w` (as stored in a weight file) without rounding.
@@ -152,7 +172,13 @@ pub fn pack_f16_bits<'a>(
     let len = check(w.len(), n, k, out.len())?;
     let out = &mut out[..len];
     pack_with(out, 0, n, k, |i| w[i]);
-    Ok(PackedF16 { data: out, n, k })
+    Ok(PackedF16 {
+        data: out,
+        n,
+        k,
+        ld: k,
+        k0: 0,
+    })
 }
 
 macro_rules! packed_common {
@@ -165,7 +191,13 @@ macro_rules! packed_common {
                     return Err(KernelError::OutOfRange { what: "weight shape" });
                 }
                 same("packed buffer length", len, data.len())?;
-                Ok(Self { data, n, k })
+                Ok(Self {
+                    data,
+                    n,
+                    k,
+                    ld: k,
+                    k0: 0,
+                })
             }
             /// Output features (rows of `W`).
             pub fn n(&self) -> usize {
@@ -175,13 +207,30 @@ macro_rules! packed_common {
             pub fn k(&self) -> usize {
                 self.k
             }
-            /// The packed storage.
+            /// The whole packed storage (for a column view, the parent's).
             pub fn data(&self) -> &'a [$e] {
                 self.data
             }
+            /// The sub-matrix of input columns `k0..k1` (`W[:, k0..k1]`), a
+            /// view of the same storage: `x·W[:, k0..k1]ᵀ` is the part of a
+            /// layer's pre-activation contributed by that slice of its input
+            /// (how a concatenated input is split into precomputable parts).
+            pub fn columns(&self, k0: usize, k1: usize) -> Result<Self, KernelError> {
+                if k0 > k1 || k1 > self.k {
+                    return Err(KernelError::OutOfRange {
+                        what: "column range",
+                    });
+                }
+                Ok(Self {
+                    k: k1 - k0,
+                    k0: self.k0 + k0,
+                    ..*self
+                })
+            }
             pub(crate) fn panel_ptr(&self, p: usize) -> *const $e {
-                // In bounds: p < ceil(n/16) and data.len() == packed_len(n, k).
-                self.data[p * PANEL * self.k..].as_ptr()
+                // In bounds: p < ceil(n/16), data.len() == packed_len(n, ld)
+                // and k0 + k <= ld, so the k panel rows from here are inside.
+                self.data[p * PANEL * self.ld + self.k0 * PANEL..].as_ptr()
             }
         }
     };
@@ -192,7 +241,7 @@ packed_common!(PackedF16, u16);
 impl<'a> PackedF32<'a> {
     /// `W[j][kk]`.
     pub fn get(&self, j: usize, kk: usize) -> f32 {
-        self.data[packed_index(j, kk, self.k)]
+        self.data[packed_index(j, self.k0 + kk, self.ld)]
     }
     /// As [`Weights`].
     pub fn as_weights(self) -> Weights<'a> {
@@ -203,7 +252,7 @@ impl<'a> PackedF32<'a> {
 impl<'a> PackedF16<'a> {
     /// `W[j][kk]`, widened to f32.
     pub fn get(&self, j: usize, kk: usize) -> f32 {
-        f16::from_bits(self.data[packed_index(j, kk, self.k)]).to_f32()
+        f16::from_bits(self.data[packed_index(j, self.k0 + kk, self.ld)]).to_f32()
     }
     /// As [`Weights`].
     pub fn as_weights(self) -> Weights<'a> {
@@ -232,6 +281,13 @@ impl<'a> Weights<'a> {
             Weights::F32(w) => w.get(j, kk),
             Weights::F16(w) => w.get(j, kk),
         }
+    }
+    /// The view of input columns `k0..k1` (see [`PackedF32::columns`]).
+    pub fn columns(&self, k0: usize, k1: usize) -> Result<Self, KernelError> {
+        Ok(match self {
+            Weights::F32(w) => Weights::F32(w.columns(k0, k1)?),
+            Weights::F16(w) => Weights::F16(w.columns(k0, k1)?),
+        })
     }
 }
 
@@ -299,6 +355,29 @@ mod tests {
         // Second panel: only lane 0 is a real column; the rest is zero.
         assert_eq!(buf[48], w[16 * 3]);
         assert!(buf[49..64].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn column_views_index_the_parent() {
+        let (n, k) = (19, 7);
+        let w: [f32; 133] = core::array::from_fn(|i| i as f32 * 0.5 - 3.0);
+        let mut buf = [0.0f32; 224];
+        let p = pack_f32(&w, n, k, &mut buf).unwrap();
+        let v = p.columns(2, 6).unwrap();
+        assert_eq!((v.n(), v.k()), (n, 4));
+        let vv = v.columns(1, 3).unwrap();
+        for j in 0..n {
+            for kk in 0..4 {
+                assert_eq!(v.get(j, kk), w[j * k + 2 + kk]);
+            }
+            for kk in 0..2 {
+                assert_eq!(vv.get(j, kk), w[j * k + 3 + kk]);
+            }
+        }
+        assert_eq!(p.columns(7, 7).unwrap().k(), 0);
+        assert!(p.columns(3, 8).is_err());
+        assert!(p.columns(4, 3).is_err());
+        assert!(v.columns(0, 5).is_err());
     }
 
     #[test]

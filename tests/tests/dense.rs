@@ -163,3 +163,84 @@ proptest! {
         }
     }
 }
+
+/// `dense` on a column view `W[:, k0..k1]` of a packed matrix equals, bit for
+/// bit, `dense` on the sliced matrix packed on its own (same values, same
+/// summation order), on every path, for f32 and f16 storage and for the
+/// narrow (n ≤ 2) kernel.
+fn check_columns(
+    b: Backend,
+    m: usize,
+    n: usize,
+    kf: usize,
+    k0: usize,
+    k1: usize,
+    f16: bool,
+    seed: u64,
+) {
+    let w = values(seed, n * kf);
+    let x = values(seed ^ 5, m * (k1 - k0));
+    let sliced: Vec<f32> = (0..n)
+        .flat_map(|j| w[j * kf + k0..j * kf + k1].iter().copied())
+        .collect();
+    let xm = MatRef::new(&x, m, k1 - k0).unwrap();
+    let run = |wts: last_kernels::Weights<'_>| {
+        let mut y = vec![0f32; m * n];
+        b.dense(
+            xm,
+            wts,
+            None,
+            Activation::Identity,
+            MatMut::new(&mut y, m, n).unwrap(),
+        )
+        .unwrap();
+        y
+    };
+    let (view, whole) = if f16 {
+        let mut full = vec![0u16; pack::packed_len(n, kf)];
+        let mut own = vec![0u16; pack::packed_len(n, k1 - k0)];
+        let p = pack::pack_f16(&w, n, kf, &mut full).unwrap();
+        let v = run(last_kernels::Weights::from(p).columns(k0, k1).unwrap());
+        (
+            v,
+            run(pack::pack_f16(&sliced, n, k1 - k0, &mut own)
+                .unwrap()
+                .into()),
+        )
+    } else {
+        let mut full = vec![0f32; pack::packed_len(n, kf)];
+        let mut own = vec![0f32; pack::packed_len(n, k1 - k0)];
+        let p = pack::pack_f32(&w, n, kf, &mut full).unwrap();
+        let v = run(p.columns(k0, k1).unwrap().into());
+        (
+            v,
+            run(pack::pack_f32(&sliced, n, k1 - k0, &mut own)
+                .unwrap()
+                .into()),
+        )
+    };
+    let same = view
+        .iter()
+        .zip(&whole)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    assert!(
+        same,
+        "{:?} m={m} n={n} k={kf} cols {k0}..{k1} f16={f16}",
+        b.isa()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn column_views_match_sliced_packing(
+        m in 0usize..20, n in 1usize..40, kf in 1usize..60, a in 0usize..60, c in 0usize..60,
+        f16 in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let (k0, k1) = (a.min(c) % (kf + 1), a.max(c) % (kf + 1));
+        let (k0, k1) = (k0.min(k1), k0.max(k1));
+        for b in backends() {
+            check_columns(b, m, n, kf, k0, k1, f16, seed);
+        }
+    }
+}
