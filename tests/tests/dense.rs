@@ -168,6 +168,7 @@ proptest! {
 /// bit, `dense` on the sliced matrix packed on its own (same values, same
 /// summation order), on every path, for f32 and f16 storage and for the
 /// narrow (n ≤ 2) kernel.
+#[allow(clippy::too_many_arguments)]
 fn check_columns(
     b: Backend,
     m: usize,
