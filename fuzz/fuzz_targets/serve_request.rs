@@ -49,10 +49,11 @@ fuzz_target!(|data: &[u8]| {
         253 => -0.5,
         v => v as f32 / 50.0,
     };
-    let noise = match b(5) % 4 {
+    let noise = match b(5) % 5 {
         0 => NoiseSpec::Gaussian,
         1 => NoiseSpec::Rademacher,
         2 => NoiseSpec::Antithetic,
+        3 => NoiseSpec::Table,
         _ => NoiseSpec::LowRank((b(5) as usize >> 2) % 70),
     };
     let target = if b(5) & 0x80 != 0 { Target::Keys } else { Target::W2 };

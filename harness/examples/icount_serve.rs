@@ -1,7 +1,7 @@
 //! Serves standard-scenario requests of one variant N times after a warm-up
 //! (for instruction counting under callgrind):
 //! `icount_serve VARIANT WARMUP REPS` with VARIANT one of baseline,
-//! best-of-16, parallel, parallel-lowrank, parallel-keys, gradient.
+//! best-of-16, parallel, parallel-table, parallel-lowrank, parallel-keys, gradient, serial.
 use last::model::{Config, Model};
 use last::scenario::Features;
 use last::serve::{NoiseSpec, Scratch, Target, Variant};
@@ -22,7 +22,9 @@ fn main() {
         "parallel" => par(NoiseSpec::Gaussian, Target::W2),
         "parallel-lowrank" => par(NoiseSpec::LowRank(1), Target::Keys),
         "parallel-keys" => par(NoiseSpec::Gaussian, Target::Keys),
+        "parallel-table" => par(NoiseSpec::Table, Target::W2),
         "gradient" => Variant::gradient_standard(),
+        "serial" => Variant::serial_standard(),
         v => panic!("unknown variant {v}"),
     };
     let (warm, reps): (usize, usize) = (a[1].parse().unwrap(), a[2].parse().unwrap());

@@ -3,7 +3,8 @@
 //! The std side of the project, on the [`last_kernels`] kernels:
 //!
 //! * serving: [`model`] (generator + evaluator, safetensors + JSON),
-//!   [`serve`] (every LAST variant under a latency budget);
+//!   [`serve`] (every LAST variant under a latency budget),
+//!   [`noise_table`] (the shared pre-drawn noise);
 //! * data: [`data`] (LETOR and WSCD readers), [`world`] (the embedded
 //!   synthetic world), [`sources`] (MSLR and WSCD datasets), [`dataset`],
 //!   [`sim`] (ground-truth click models);
@@ -18,6 +19,7 @@ pub mod dataset;
 pub mod eval;
 pub mod metrics;
 pub mod model;
+pub mod noise_table;
 pub mod peak;
 pub mod pipeline;
 pub mod plot;

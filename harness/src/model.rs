@@ -19,6 +19,7 @@
 //! | `eval.l3.weight` / `.bias` | `[1, eval_h2]` | sigmoid: click probability |
 //! | `eval.pos` | `[max_len, pos_dim]` | position embeddings `P_t` |
 
+use crate::noise_table::NoiseTable;
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -343,6 +344,8 @@ pub struct Model {
     pub eval: Evaluator,
     /// Instruction-set path, decided once at load.
     pub backend: Backend,
+    /// Shared pre-drawn noise for [`crate::serve::NoiseSpec::Table`].
+    noise_table: NoiseTable,
 }
 
 /// Seeded Gaussian-ish initialisation (He/Xavier-scaled) from the counter RNG.
@@ -398,12 +401,24 @@ impl Model {
             l3: rand_layer(seed, 13, 1, cfg.eval_h2, 1.0, dt)?,
             pos: init(seed, 14, cfg.max_len * cfg.pos_dim, 0.5),
         };
-        Ok(Model {
+        Ok(Model::assemble(cfg, gen, eval, backend))
+    }
+
+    /// A model from its parts (derives the shared noise table).
+    pub fn assemble(cfg: Config, gen: Generator, eval: Evaluator, backend: Backend) -> Self {
+        let h = cfg.hidden;
+        Model {
+            noise_table: NoiseTable::new(pack::packed_len(h, h)),
             cfg,
             gen,
             eval,
             backend,
-        })
+        }
+    }
+
+    /// The shared noise table (see [`crate::noise_table`]).
+    pub fn noise_table(&self) -> &NoiseTable {
+        &self.noise_table
     }
 
     /// Writes the evaluator's input rows for `lists` (each `len` long,
@@ -467,6 +482,7 @@ impl Model {
         }
         eat(bytemuck::cast_slice(&self.gen.v));
         eat(bytemuck::cast_slice(&self.eval.pos));
+        eat(bytemuck::cast_slice(self.noise_table.values()));
         h
     }
 
@@ -633,11 +649,6 @@ impl Model {
             l3: layer("eval.l3", 1, cfg.eval_h2)?,
             pos: get("eval.pos")?,
         };
-        Ok(Model {
-            cfg,
-            gen,
-            eval,
-            backend,
-        })
+        Ok(Model::assemble(cfg, gen, eval, backend))
     }
 }

@@ -40,6 +40,10 @@ pub enum NoiseSpec {
     Antithetic,
     /// `σ·u·vᵀ` of the given rank (applied without forming the matrix).
     LowRank(usize),
+    /// Full-rank Gaussian (the same Irwin–Hall(8) draws) read from the
+    /// model's shared [`NoiseTable`](crate::noise_table::NoiseTable) at a
+    /// per-candidate offset: one load per weight instead of two hashes.
+    Table,
 }
 
 /// Which generator matrix Δθ perturbs.
@@ -151,6 +155,7 @@ impl Variant {
                     NoiseSpec::Rademacher => "rademacher".into(),
                     NoiseSpec::Antithetic => "antithetic".into(),
                     NoiseSpec::LowRank(r) => format!("lowrank{r}"),
+                    NoiseSpec::Table => "table".into(),
                 };
                 let t = match target {
                     Target::W2 => "w2",
@@ -306,6 +311,8 @@ pub struct Scratch {
     ev: EvalParts,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
+    /// W2 widened to f32 in packed order (serial LAST's base).
+    w2f: Vec<f32>,
     base: Vec<pack::Block32>,
     eps: Vec<f32>,
     grad: Vec<f32>,
@@ -379,6 +386,8 @@ enum Cand {
     Noise(Noise, f32),
     /// Low-rank noise on the target: stream, rank, σ.
     LowRank(Noise, usize, f32),
+    /// Full-rank noise from the shared table: candidate number, σ.
+    Table(u32, f32),
 }
 
 struct Ctx<'m, 'r> {
@@ -787,6 +796,7 @@ impl Ctx<'_, '_> {
             };
             match noise {
                 NoiseSpec::LowRank(r) => Cand::LowRank(nz, r, scale),
+                NoiseSpec::Table => Cand::Table((c - 1) as u32, scale),
                 _ => Cand::Noise(nz, scale),
             }
         }));
@@ -961,6 +971,19 @@ impl Ctx<'_, '_> {
                         grow(&mut b.lr_t, n * r),
                     )?;
                 }
+                Cand::Table(cand, sigma) if perturb_w2 => {
+                    let panel = grow(&mut b.panel, perturbed_scratch_len(h));
+                    be.dense_perturbed_table(
+                        e1,
+                        w2,
+                        self.m.noise_table().slice(self.req.seed, *cand),
+                        *sigma,
+                        Some(g.w2.bias()),
+                        Activation::Relu,
+                        MatMut::new(&mut b.h[hs..ks], n, h)?,
+                        panel,
+                    )?;
+                }
                 _ if base.is_some() => {
                     be.dense(
                         e1,
@@ -980,6 +1003,19 @@ impl Ctx<'_, '_> {
                         h0,
                         g.a.packed(),
                         nz,
+                        *sigma,
+                        Some(g.a.bias()),
+                        Activation::Identity,
+                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
+                        panel,
+                    )?;
+                }
+                Cand::Table(cand, sigma) if !perturb_w2 => {
+                    let panel = grow(&mut b.panel, perturbed_scratch_len(h));
+                    be.dense_perturbed_table(
+                        h0,
+                        g.a.packed(),
+                        self.m.noise_table().slice(self.req.seed, *cand),
                         *sigma,
                         Some(g.a.bias()),
                         Activation::Identity,
@@ -1246,19 +1282,18 @@ impl Ctx<'_, '_> {
         grow(&mut s.eps, len);
         let mut base = std::mem::take(&mut s.base);
         grow(&mut base, len.div_ceil(16));
-        // Base = W2 (widened) + Δθ; Δθ starts at 0.
-        let w2_at = |i: usize| -> f32 {
-            match w2.packed() {
-                last_kernels::Weights::F32(p) => p.data()[i],
-                last_kernels::Weights::F16(p) => half::f16::from_bits(p.data()[i]).to_f32(),
-            }
-        };
-        {
-            let bf = &mut pack::as_f32_mut(&mut base)[..len];
-            for (i, v) in bf.iter_mut().enumerate() {
-                *v = w2_at(i);
+        // W2 widened to f32 (packed order), once per request; base = W2 + Δθ
+        // with Δθ = 0 to start.
+        let w2f = grow(&mut s.w2f, len);
+        match w2.packed() {
+            last_kernels::Weights::F32(p) => w2f.copy_from_slice(p.data()),
+            last_kernels::Weights::F16(p) => {
+                for (o, b) in w2f.iter_mut().zip(p.data()) {
+                    *o = half::f16::from_bits(*b).to_f32();
+                }
             }
         }
+        pack::as_f32_mut(&mut base)[..len].copy_from_slice(w2f);
         // Never written: stays all-zero once grown.
         let mut zeros_blocks = std::mem::take(&mut s.zeros);
         grow(&mut zeros_blocks, len.div_ceil(16));
@@ -1304,14 +1339,7 @@ impl Ctx<'_, '_> {
         best: &mut Best,
     ) -> Result<(usize, usize, bool), ServeError> {
         let be = self.be();
-        let w2 = &self.m.gen.w2;
         let h = self.h();
-        let w2_at = |i: usize| -> f32 {
-            match w2.packed() {
-                last_kernels::Weights::F32(p) => p.data()[i],
-                last_kernels::Weights::F16(p) => half::f16::from_bits(p.data()[i]).to_f32(),
-            }
-        };
         let zeros = pack::PackedF32::from_packed(&bytemuck::cast_slice(zeros_blocks)[..len], h, h)?;
         let mut done = 0;
         let mut stale = 0;
@@ -1383,8 +1411,8 @@ impl Ctx<'_, '_> {
                 delta.iter_mut().for_each(|v| *v *= f);
             }
             let bf = &mut pack::as_f32_mut(base)[..len];
-            for (i, (v, dv)) in bf.iter_mut().zip(delta.iter()).enumerate() {
-                *v = w2_at(i) + dv;
+            for ((v, w), dv) in bf.iter_mut().zip(&s.w2f[..len]).zip(delta.iter()) {
+                *v = w + dv;
             }
         }
         Ok((done, r, exhausted))

@@ -77,6 +77,7 @@ pub fn mix() -> Vec<(Variant, usize, usize)> {
         (par(NoiseSpec::Gaussian, Target::W2), 50, 10),
         (par(NoiseSpec::Rademacher, Target::W2), 50, 10),
         (par(NoiseSpec::Antithetic, Target::W2), 50, 10),
+        (par(NoiseSpec::Table, Target::W2), 50, 10),
         (par(NoiseSpec::LowRank(1), Target::Keys), 50, 10),
         (Variant::gradient_standard(), 50, 10),
         (Variant::serial_standard(), 50, 10),

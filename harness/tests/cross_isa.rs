@@ -45,6 +45,12 @@ fn variants() -> Vec<Variant> {
             patience: 3,
         },
         Variant::Exhaustive,
+        Variant::Parallel {
+            k: 8,
+            sigma: 0.3,
+            noise: NoiseSpec::Table,
+            target: Target::W2,
+        },
     ]
 }
 
@@ -127,7 +133,7 @@ fn lists_match_the_pinned_x86_results() {
     );
 }
 
-const PINNED: [[usize; 4]; 7] = [
+const PINNED: [[usize; 4]; 8] = [
     [7, 2, 0, 5],
     [7, 2, 0, 5],
     [0, 7, 4, 2],
@@ -135,4 +141,5 @@ const PINNED: [[usize; 4]; 7] = [
     [7, 2, 0, 5],
     [0, 7, 4, 2],
     [0, 5, 7, 4],
+    [0, 5, 4, 2],
 ];

@@ -40,6 +40,8 @@ fn variants() -> Vec<Variant> {
         par(NoiseSpec::LowRank(2), Target::Keys),
         par(NoiseSpec::LowRank(1), Target::W2),
         par(NoiseSpec::Gaussian, Target::Keys),
+        par(NoiseSpec::Table, Target::W2),
+        par(NoiseSpec::Table, Target::Keys),
         Variant::Serial {
             rounds: 4,
             pairs: 2,
@@ -209,10 +211,7 @@ fn f16_weights_serve_the_same_lists_as_f32() {
     let dir = tempdir("f16");
     let mut cfg16 = m32.cfg.clone();
     cfg16.dtype = Dtype::F16;
-    let m16tmp = Model {
-        cfg: cfg16,
-        ..m32.clone()
-    };
+    let m16tmp = Model::assemble(cfg16, m32.gen.clone(), m32.eval.clone(), m32.backend);
     m16tmp.save(&dir).unwrap();
     let m16 = Model::load(&dir, Backend::detect()).unwrap();
     // f32 model over the same f16-rounded values.

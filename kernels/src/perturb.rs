@@ -26,41 +26,93 @@ pub fn perturbed_scratch_len(k: usize) -> usize {
     k.saturating_mul(PANEL)
 }
 
-/// Generates panel `p` of `W + σE` into `out` (k × 16).
+/// Where a full-rank perturbation's values come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Counter-hash stream: `E[j][kk]` is element `j·k + kk`.
+    Hash(NoiseKey),
+    /// A slice of pre-drawn values in the packed order of `W`'s panels:
+    /// `E` of panel `p`, row `kk`, lane `l` is `t[p·16·k + kk·16 + l]`.
+    Table(&'a [f32]),
+}
+
+impl Source<'_> {
+    /// `E[j][kk]` (scalar reference); `k` is the layer's input width.
+    fn value(&self, j: usize, kk: usize, k: usize) -> f32 {
+        match self {
+            Source::Hash(key) => key.value((j * k + kk) as u32),
+            Source::Table(t) => t[(j / PANEL) * PANEL * k + kk * PANEL + j % PANEL],
+        }
+    }
+}
+
+/// Generates panel `p` of `W + σE` into `out` (k × 16). The hash source
+/// costs two integer hashes per value; the table source one load.
 #[inline(always)]
 unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
     src: *const E,
     p: usize,
     k: usize,
-    key: &NoiseKey,
+    noise: &Source<'_>,
     sigma: f32,
     out: *mut f32,
 ) {
-    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
+    // SAFETY: the caller guarantees `S`'s target features, `src` and `out`
+    // valid for k panel rows, and a table source at least packed_len(n, k)
+    // long (checked by the public entry points).
     unsafe {
-        let ku = k as u32;
-        let kv = S::usplat(ku);
-        // Lane j of half h holds element ((16p + 8h + j)·k + kk).
-        let lane = S::umul(S::uiota(), kv);
-        let base0 = S::uadd(lane, S::usplat(((p * PANEL) as u32).wrapping_mul(ku)));
-        let base1 = S::uadd(base0, S::usplat(8u32.wrapping_mul(ku)));
         let sig = S::splat(sigma);
-        for kk in 0..k {
-            let off = S::usplat(kk as u32);
-            let e0 = key.value_v::<S>(S::uadd(base0, off));
-            let e1 = key.value_v::<S>(S::uadd(base1, off));
-            let w0 = E::load8::<S>(src.add(kk * PANEL));
-            let w1 = E::load8::<S>(src.add(kk * PANEL + 8));
-            S::store(out.add(kk * PANEL), S::add(w0, S::mul(sig, e0)));
-            S::store(out.add(kk * PANEL + 8), S::add(w1, S::mul(sig, e1)));
+        match noise {
+            Source::Hash(key) => {
+                let ku = k as u32;
+                let kv = S::usplat(ku);
+                // Lane j of half h holds element ((16p + 8h + j)·k + kk).
+                let lane = S::umul(S::uiota(), kv);
+                let base0 = S::uadd(lane, S::usplat(((p * PANEL) as u32).wrapping_mul(ku)));
+                let base1 = S::uadd(base0, S::usplat(8u32.wrapping_mul(ku)));
+                for kk in 0..k {
+                    let off = S::usplat(kk as u32);
+                    let e0 = key.value_v::<S>(S::uadd(base0, off));
+                    let e1 = key.value_v::<S>(S::uadd(base1, off));
+                    panel_row::<S, E>(src, kk, e0, e1, sig, out);
+                }
+            }
+            Source::Table(t) => {
+                let t = t.as_ptr().add(p * PANEL * k);
+                for kk in 0..k {
+                    let e0 = S::load(t.add(kk * PANEL));
+                    let e1 = S::load(t.add(kk * PANEL + 8));
+                    panel_row::<S, E>(src, kk, e0, e1, sig, out);
+                }
+            }
         }
+    }
+}
+
+/// Row `kk` of a perturbed panel: `out = W + σ·e` as a separate multiply and
+/// add (not fused), so every path rounds identically.
+#[inline(always)]
+unsafe fn panel_row<S: Simd, E: PanelElem>(
+    src: *const E,
+    kk: usize,
+    e0: S::F,
+    e1: S::F,
+    sig: S::F,
+    out: *mut f32,
+) {
+    // SAFETY: as in `perturbed_panel`: row kk of both panels is in bounds.
+    unsafe {
+        let w0 = E::load8::<S>(src.add(kk * PANEL));
+        let w1 = E::load8::<S>(src.add(kk * PANEL + 8));
+        S::store(out.add(kk * PANEL), S::add(w0, S::mul(sig, e0)));
+        S::store(out.add(kk * PANEL + 8), S::add(w1, S::mul(sig, e1)));
     }
 }
 
 struct Perturbed<'a, 'y, 's> {
     x: MatRef<'a>,
     w: Weights<'a>,
-    key: NoiseKey,
+    noise: Source<'a>,
     sigma: f32,
     bias: Option<&'a [f32]>,
     act: Activation,
@@ -72,12 +124,12 @@ impl Perturbed<'_, '_, '_> {
     #[inline(always)]
     unsafe fn run_simd<S: Simd, E: PanelElem>(&mut self, panel: impl Fn(usize) -> *const E) {
         let (n, k) = (self.w.n(), self.w.k());
-        let (key, sigma) = (self.key, self.sigma);
+        let (noise, sigma) = (self.noise, self.sigma);
         let scratch = self.scratch.as_mut_ptr();
         // The plain dense driver, fed a freshly generated panel each time.
         let gen = |p: usize| {
             // SAFETY: scratch holds k·16 floats (checked); the panel holds k·16 elements.
-            unsafe { perturbed_panel::<S, E>(panel(p), p, k, &key, sigma, scratch) };
+            unsafe { perturbed_panel::<S, E>(panel(p), p, k, &noise, sigma, scratch) };
             scratch as *const f32
         };
         // SAFETY: shapes checked by the public wrapper.
@@ -88,11 +140,11 @@ impl Perturbed<'_, '_, '_> {
 impl Kernel for Perturbed<'_, '_, '_> {
     type Output = ();
     fn scalar(mut self) {
-        let (w, key, sigma, k) = (self.w, self.key, self.sigma, self.w.k());
+        let (w, noise, sigma, k) = (self.w, self.noise, self.sigma, self.w.k());
         forward_scalar(
             &self.x,
             w.n(),
-            |j, kk| w.get(j, kk) + sigma * key.value((j * k + kk) as u32),
+            |j, kk| w.get(j, kk) + sigma * noise.value(j, kk, k),
             |_, _| 0.0,
             self.bias,
             self.act,
@@ -266,7 +318,54 @@ impl Backend {
         self.run(Perturbed {
             x,
             w,
-            key: noise.key(),
+            noise: Source::Hash(noise.key()),
+            sigma,
+            bias,
+            act,
+            y,
+            scratch,
+        });
+        Ok(())
+    }
+
+    /// `Y = act(X·(W + σE)ᵀ + b)` with `E` read from `table`, a slice of
+    /// pre-drawn values in the packed panel order of `W`: `E[j][kk]` is
+    /// `table[(j/16)·16·k + kk·16 + j%16]`, so `table` needs
+    /// [`crate::pack::packed_len`]`(n, k)` values. A table shared by all
+    /// requests and read at a per-candidate offset (the "shared noise table"
+    /// of Salimans et al., 2017) makes the noise one load per weight instead
+    /// of two hashes. `scratch` as for [`Backend::dense_perturbed`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_perturbed_table<'w>(
+        self,
+        x: MatRef<'_>,
+        w: impl Into<Weights<'w>>,
+        table: &[f32],
+        sigma: f32,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+        scratch: &mut [f32],
+    ) -> Result<(), KernelError> {
+        let w = w.into();
+        check_forward(&x, &w, bias, &y)?;
+        need(
+            "perturbation scratch",
+            perturbed_scratch_len(w.k()),
+            scratch.len(),
+        )?;
+        need(
+            "noise table",
+            crate::pack::packed_len(w.n(), w.k()),
+            table.len(),
+        )?;
+        if !sigma.is_finite() {
+            return Err(KernelError::OutOfRange { what: "sigma" });
+        }
+        self.run(Perturbed {
+            x,
+            w,
+            noise: Source::Table(table),
             sigma,
             bias,
             act,
@@ -330,7 +429,7 @@ impl Backend {
                                 w.panel_ptr(p),
                                 p,
                                 k,
-                                &self.key,
+                                &Source::Hash(self.key),
                                 self.sigma,
                                 dst,
                             ),
@@ -338,7 +437,7 @@ impl Backend {
                                 w.panel_ptr(p),
                                 p,
                                 k,
-                                &self.key,
+                                &Source::Hash(self.key),
                                 self.sigma,
                                 dst,
                             ),

@@ -774,3 +774,124 @@ fn errors_leave_outputs_untouched() {
         }
     }
 }
+
+/// `dense_perturbed_table` equals, bit for bit, `dense` over the packed
+/// `W + σ·t` built by hand (separate multiply and add, in packed order),
+/// on every path and for f32 and f16 storage; `dense` itself is checked
+/// against f64 in `dense.rs`. For n ≤ 2 `dense` takes its narrow
+/// (dot-product) kernel, which sums in another order: there the two must
+/// agree within twice `dense_tol`. A short table is an error and leaves Y
+/// alone.
+fn check_table(
+    b: Backend,
+    m: usize,
+    n: usize,
+    k: usize,
+    f16: bool,
+    seed: u64,
+) -> Result<(), String> {
+    let x = values(seed, m * k);
+    let w = weights(seed ^ 1, n, k, f16);
+    let bv = values(seed ^ 2, n);
+    let len = pack::packed_len(n, k);
+    let table = values(seed ^ 3, len + 5);
+    let off = (seed % 6) as usize;
+    let sigma = 0.3f32;
+    let packed = Packed::new(&w, n, k, f16);
+    let before = packed.bytes();
+    let wts = packed.weights(n, k);
+    // W' in packed order: lane l of panel p, row kk is table[p·16k + kk·16 + l].
+    let mut wp = vec![0f32; len];
+    for j in 0..n {
+        for kk in 0..k {
+            let idx = (j / 16) * 16 * k + kk * 16 + j % 16;
+            let se = sigma * table[off + idx];
+            wp[idx] = wts.get(j, kk) + se;
+        }
+    }
+    let wp = pack::PackedF32::from_packed(&wp, n, k).unwrap();
+    let mut want = vec![0f32; m * n];
+    b.dense(
+        MatRef::new(&x, m, k).unwrap(),
+        wp,
+        Some(&bv),
+        Activation::Tanh,
+        MatMut::new(&mut want, m, n).unwrap(),
+    )
+    .unwrap();
+    let mut got = vec![f32::NAN; m * n];
+    let mut scratch = vec![0f32; perturbed_scratch_len(k)];
+    b.dense_perturbed_table(
+        MatRef::new(&x, m, k).unwrap(),
+        wts,
+        &table[off..],
+        sigma,
+        Some(&bv),
+        Activation::Tanh,
+        MatMut::new(&mut got, m, n).unwrap(),
+        &mut scratch,
+    )
+    .map_err(|e| format!("{:?}: {e}", b.isa()))?;
+    for i in 0..m {
+        for j in 0..n {
+            let (g, w_) = (got[i * n + j], want[i * n + j]);
+            let ok = if n > 2 {
+                g.to_bits() == w_.to_bits()
+            } else {
+                let s: f64 = (0..k)
+                    .map(|kk| (x[i * k + kk] as f64 * wp.get(j, kk) as f64).abs())
+                    .sum::<f64>()
+                    + (bv[j] as f64).abs();
+                close(g as f64, w_ as f64, 2.0 * dense_tol(k, s, w_ as f64))
+            };
+            if !ok {
+                return Err(format!(
+                    "{:?} m={m} n={n} k={k} f16={f16}: y[{i}][{j}] = {g}, dense(W + σt) = {w_}",
+                    b.isa()
+                ));
+            }
+        }
+    }
+    if packed.bytes() != before {
+        return Err(format!("{:?}: packed W was modified", b.isa()));
+    }
+    let mut y = vec![7.0f32; m * n];
+    let r = b.dense_perturbed_table(
+        MatRef::new(&x, m, k).unwrap(),
+        wts,
+        &table[..len - 1],
+        sigma,
+        None,
+        Activation::Identity,
+        MatMut::new(&mut y, m, n).unwrap(),
+        &mut scratch,
+    );
+    if !matches!(r, Err(KernelError::BufferTooSmall { .. })) || y.iter().any(|&v| v != 7.0) {
+        return Err(format!(
+            "{:?}: short table not refused cleanly ({r:?})",
+            b.isa()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn dense_perturbed_table_serving_shape() {
+    for b in backends() {
+        for f16 in [false, true] {
+            check_table(b, 50, 128, 128, f16, 11).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn dense_perturbed_table_random_shapes(
+        m in 0usize..20, n in 1usize..40, k in 1usize..40, f16 in any::<bool>(), seed in any::<u64>(),
+    ) {
+        for b in backends() {
+            check_table(b, m, n, k, f16, seed).map_err(TestCaseError::fail)?;
+        }
+    }
+}
