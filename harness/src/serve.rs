@@ -309,6 +309,8 @@ pub struct Scratch {
     /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
     ek0_ok: bool,
     ev: EvalParts,
+    /// The baseline's buffers.
+    lead: ChunkBufs,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
     /// W2 widened to f32 in packed order (serial LAST's base).
@@ -414,37 +416,26 @@ impl Model {
             deadline: start + req.budget,
         };
         ctx.encode_shared(scratch)?;
-        // Baseline first: there is always an answer.
-        grow(&mut scratch.chunks, 1);
-        {
-            let Scratch {
-                chunks,
-                e1,
-                h0,
-                keys0,
-                ek0,
-                ek0_ok,
-                ev,
-                ..
-            } = &mut *scratch;
-            let sh = Shared {
-                e1,
-                h0,
-                keys0,
-                ek0,
-                ek0_ok: *ek0_ok,
-                ev,
-            };
-            ctx.chunk(&[Cand::Plain], None, &mut chunks[0], &sh)?;
-        }
         let l = req.len;
+        // Baseline first: there is always an answer. With a pool, the
+        // variants whose candidates do not depend on it (best-of-K,
+        // parallel) compute it concurrently with their first chunks and
+        // install it in `best` before any candidate is offered, so the
+        // result is the same as computing it first.
+        let overlap = pool.is_some()
+            && matches!(
+                req.variant,
+                Variant::BestOfK { .. } | Variant::Parallel { .. }
+            );
         let mut best = Best {
-            list: scratch.chunks[0].lists[..l].to_vec(),
-            score: scratch.chunks[0].out_scores[0],
+            list: Vec::with_capacity(l),
+            score: f32::NEG_INFINITY,
             winner: 0,
         };
-        let baseline_list = best.list.clone();
-        let baseline_score = best.score;
+        if !overlap {
+            ctx.baseline(scratch)?;
+            best.set_baseline(&scratch.lead, l);
+        }
         let mut candidates = 1;
         let mut rounds = 1;
         let mut exhausted = false;
@@ -454,7 +445,7 @@ impl Model {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 cands.clear();
                 cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
-                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                let (ex, done) = ctx.run_batch(&cands, 1, None, overlap, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -467,7 +458,7 @@ impl Model {
             } => {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 ctx.parallel_cands(k, sigma, noise, &mut cands);
-                let (ex, done) = ctx.run_batch(&cands, 1, None, scratch, pool, &mut best);
+                let (ex, done) = ctx.run_batch(&cands, 1, None, overlap, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -508,8 +499,8 @@ impl Model {
         Ok(Response {
             list: best.list,
             score: best.score,
-            baseline_list,
-            baseline_score,
+            baseline_list: scratch.lead.lists[..l].to_vec(),
+            baseline_score: scratch.lead.out_scores[0],
             winner: best.winner,
             candidates,
             rounds,
@@ -657,6 +648,14 @@ struct Best {
 }
 
 impl Best {
+    /// Installs the baseline (candidate 0) from its chunk: unconditionally,
+    /// before any other candidate is offered.
+    fn set_baseline(&mut self, lead: &ChunkBufs, l: usize) {
+        self.list.clear();
+        self.list.extend_from_slice(&lead.lists[..l]);
+        self.score = lead.out_scores[0];
+        self.winner = 0;
+    }
     /// Strictly better only: ties keep the earlier (lower-index) candidate.
     fn offer(&mut self, list: &[usize], score: f32, idx: usize) {
         if score > self.score {
@@ -804,32 +803,38 @@ impl Ctx<'_, '_> {
 
     /// [`Self::run_all`] with the scratch's score buffer; returns (budget
     /// exhausted, candidates scored).
+    #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &self,
         cands: &[Cand],
         first: usize,
         base: Option<&[f32]>,
+        lead: bool,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
     ) -> (Result<bool, ServeError>, usize) {
         let mut scores = std::mem::take(&mut s.scores);
-        let r = self.run_all(cands, first, base, s, pool, best, &mut scores);
+        let r = self.run_all(cands, first, base, lead, s, pool, best, &mut scores);
         let done = scores.iter().filter(|v| !v.is_nan()).count();
         s.scores = scores;
         (r, done)
     }
 
     /// Runs `cands` (numbered from `first`) in fixed chunks, in parallel when
-    /// a pool is given, offering each list to `best`. Returns every
-    /// candidate's score in order (NaN where the deadline skipped its chunk)
-    /// and whether anything was skipped.
+    /// a pool is given, offering each list to `best`. With `lead` (pool
+    /// only), the baseline runs in the same parallel region (into
+    /// `s.lead`, never skipped) and is installed in `best` before the
+    /// candidates are offered. Returns every candidate's score in order
+    /// (NaN where the deadline skipped its chunk) and whether anything was
+    /// skipped.
     #[allow(clippy::too_many_arguments)]
     fn run_all(
         &self,
         cands: &[Cand],
         first: usize,
         base: Option<&[f32]>,
+        lead: bool,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
@@ -840,6 +845,7 @@ impl Ctx<'_, '_> {
         let l = self.req.len;
         let Scratch {
             chunks,
+            lead: lead_buf,
             e1,
             h0,
             keys0,
@@ -872,10 +878,26 @@ impl Ctx<'_, '_> {
             }
         };
         match pool {
+            Some(p) if lead => {
+                let lead_job = || {
+                    lead_buf.err = self.chunk(&[Cand::Plain], None, lead_buf, &sh).err();
+                };
+                p.install(|| {
+                    rayon::join(lead_job, || {
+                        chunks[..nchunks].par_iter_mut().enumerate().for_each(job)
+                    })
+                });
+            }
             Some(p) if nchunks > 1 => {
                 p.install(|| chunks[..nchunks].par_iter_mut().enumerate().for_each(job))
             }
             _ => chunks[..nchunks].iter_mut().enumerate().for_each(job),
+        }
+        if lead {
+            if let Some(e) = lead_buf.err.take() {
+                return Err(e);
+            }
+            best.set_baseline(lead_buf, l);
         }
         scores.clear();
         let mut skipped = false;
@@ -897,6 +919,29 @@ impl Ctx<'_, '_> {
             }
         }
         Ok(skipped)
+    }
+
+    /// The baseline (Δθ = 0, greedy) into `s.lead`.
+    fn baseline(&self, s: &mut Scratch) -> Result<(), ServeError> {
+        let Scratch {
+            lead,
+            e1,
+            h0,
+            keys0,
+            ek0,
+            ek0_ok,
+            ev,
+            ..
+        } = s;
+        let sh = Shared {
+            e1,
+            h0,
+            keys0,
+            ek0,
+            ek0_ok: *ek0_ok,
+            ev,
+        };
+        self.chunk(&[Cand::Plain], None, lead, &sh)
     }
 
     /// One chunk of candidates: encoder output per candidate, batched
@@ -1364,7 +1409,8 @@ impl Ctx<'_, '_> {
             }));
             let before = best.score;
             let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(base)[..len];
-            let skipped = self.run_all(cands, 1 + done, Some(basef), s, pool, best, scores)?;
+            let skipped =
+                self.run_all(cands, 1 + done, Some(basef), false, s, pool, best, scores)?;
             done += scores.iter().filter(|v| !v.is_nan()).count();
             r += 1;
             if skipped {
@@ -1725,7 +1771,8 @@ impl Ctx<'_, '_> {
                 }
                 let basef: &[f32] =
                     &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
-                let (r, _) = self.run_batch(&[Cand::Plain], 1 + step, Some(basef), s, pool, best);
+                let (r, _) =
+                    self.run_batch(&[Cand::Plain], 1 + step, Some(basef), false, s, pool, best);
                 s.base = base;
                 if r? {
                     return Ok((done, true));
@@ -1736,7 +1783,7 @@ impl Ctx<'_, '_> {
         let mut cands = std::mem::take(&mut s.cands);
         cands.clear();
         cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
-        let (skipped, n) = self.run_batch(&cands, 1 + ladder, None, s, pool, best);
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder, None, false, s, pool, best);
         s.cands = cands;
         done += n;
         Ok((done, skipped?))
