@@ -302,6 +302,10 @@ pub struct Scratch {
     enc_in: Vec<f32>,
     mean: Vec<f32>,
     e1: Vec<f32>,
+    /// `e1·W2ᵀ + b` (before the ReLU).
+    h0pre: Vec<f32>,
+    /// `e1·Gᵀ` for the policy gradient G (gradient exploration).
+    gq: Vec<f32>,
     h0: Vec<f32>,
     keys0: Vec<f32>,
     /// `e^{2·keys0}` for the exponential form of the pointer scores.
@@ -361,7 +365,6 @@ struct PgBufs {
     ds: Vec<f32>,
     dz: Vec<f32>,
     din: Vec<f32>,
-    w: Vec<f32>,
     ret: Vec<f32>,
     taken: Vec<bool>,
     scores: Vec<f32>,
@@ -390,6 +393,9 @@ enum Cand {
     LowRank(Noise, usize, f32),
     /// Full-rank noise from the shared table: candidate number, σ.
     Table(u32, f32),
+    /// A gradient-exploration step `W2 + k·G`: `h = ReLU(P + k·Q)` from the
+    /// request's shared pre-activation `P = e1·W2ᵀ + b` and `Q = e1·Gᵀ`.
+    Ladder(f32),
 }
 
 struct Ctx<'m, 'r> {
@@ -706,12 +712,17 @@ impl Ctx<'_, '_> {
             Activation::Relu,
             grow(&mut s.e1, n * h),
         )?;
+        // h0 = ReLU(P) with the pre-activation P = e1·W2ᵀ + b kept for
+        // gradient exploration's steps (same values as the fused ReLU).
         fwd(
             &g.w2,
             &s.e1[..n * h],
-            Activation::Relu,
-            grow(&mut s.h0, n * h),
+            Activation::Identity,
+            grow(&mut s.h0pre, n * h),
         )?;
+        for (o, p) in grow(&mut s.h0, n * h).iter_mut().zip(&s.h0pre[..n * h]) {
+            *o = p.max(0.0);
+        }
         fwd(
             &g.a,
             &s.h0[..n * h],
@@ -847,6 +858,8 @@ impl Ctx<'_, '_> {
             chunks,
             lead: lead_buf,
             e1,
+            h0pre,
+            gq,
             h0,
             keys0,
             ek0,
@@ -856,6 +869,8 @@ impl Ctx<'_, '_> {
         } = s;
         let sh = Shared {
             e1: &e1[..],
+            h0pre: &h0pre[..],
+            gq: &gq[..],
             h0: &h0[..],
             keys0: &keys0[..],
             ek0: &ek0[..],
@@ -926,6 +941,8 @@ impl Ctx<'_, '_> {
         let Scratch {
             lead,
             e1,
+            h0pre,
+            gq,
             h0,
             keys0,
             ek0,
@@ -935,6 +952,8 @@ impl Ctx<'_, '_> {
         } = s;
         let sh = Shared {
             e1,
+            h0pre,
+            gq,
             h0,
             keys0,
             ek0,
@@ -1028,6 +1047,12 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.h[hs..ks], n, h)?,
                         panel,
                     )?;
+                }
+                Cand::Ladder(k) => {
+                    let hj = &mut b.h[hs..ks];
+                    for ((o, p), q) in hj.iter_mut().zip(&sh.h0pre[..nh]).zip(&sh.gq[..nh]) {
+                        *o = (p + k * q).max(0.0);
+                    }
                 }
                 _ if base.is_some() => {
                     be.dense(
@@ -1735,55 +1760,32 @@ impl Ctx<'_, '_> {
         r?;
         let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
-        if gn > 0.0 && gn.is_finite() {
-            let plen = pack::packed_len(h, h);
-            // f32 weights: pack g once and form W2 + k·g in the packed layout
-            // (packing is a permutation plus zero padding, so this is the same
-            // per-element arithmetic as packing W2 + k·g, bit for bit).
-            let packed_w2 = match w2.packed() {
-                last_kernels::Weights::F32(p) => {
-                    grow(&mut s.pg.gpk, pack::blocks_f32(h, h));
-                    pack::pack_f32(&s.grad[..h * h], h, h, pack::as_f32_mut(&mut s.pg.gpk))?;
-                    Some(p.data())
-                }
-                last_kernels::Weights::F16(_) => None,
-            };
-            for step in 0..ladder {
-                if Instant::now() >= self.deadline {
-                    return Ok((done, true));
-                }
-                // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
-                let k = -((6 + step) as f32) * scale * norm_w / gn;
-                let mut base = std::mem::take(&mut s.base);
-                grow(&mut base, pack::blocks_f32(h, h));
-                if let Some(pw) = packed_w2 {
-                    let gp = &pack::as_f32_mut(&mut s.pg.gpk)[..plen];
-                    let bf = &mut pack::as_f32_mut(&mut base)[..plen];
-                    for ((o, w), gv) in bf.iter_mut().zip(&pw[..plen]).zip(gp.iter()) {
-                        *o = w + k * gv;
-                    }
-                } else {
-                    let wv = grow(&mut s.pg.w, h * h);
-                    for ((o, w), gv) in wv.iter_mut().zip(w2.weight()).zip(&s.grad[..h * h]) {
-                        *o = w + k * gv;
-                    }
-                    pack::pack_f32(&s.pg.w[..h * h], h, h, pack::as_f32_mut(&mut base))?;
-                }
-                let basef: &[f32] =
-                    &bytemuck::cast_slice::<_, f32>(&base)[..pack::packed_len(h, h)];
-                let (r, _) =
-                    self.run_batch(&[Cand::Plain], 1 + step, Some(basef), false, s, pool, best);
-                s.base = base;
-                if r? {
-                    return Ok((done, true));
-                }
-                done += 1;
-            }
-        }
         let mut cands = std::mem::take(&mut s.cands);
         cands.clear();
+        if gn > 0.0 && gn.is_finite() {
+            // Q = e1·Gᵀ once: step m's encoder output is
+            // ReLU(e1·(W2 + k_m·G)ᵀ + b) = ReLU(P + k_m·Q), so the whole
+            // ladder costs one N×H×H product instead of one per step.
+            let gp = grow(&mut s.pg.gpk, pack::blocks_f32(h, h));
+            let gpk = pack::pack_f32(&s.grad[..h * h], h, h, pack::as_f32_mut(gp))?;
+            let n = self.n;
+            self.be().dense(
+                MatRef::new(&s.e1[..n * h], n, h)?,
+                gpk,
+                None,
+                Activation::Identity,
+                MatMut::new(grow(&mut s.gq, n * h), n, h)?,
+            )?;
+            // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
+            cands.extend(
+                (0..ladder).map(|step| Cand::Ladder(-((6 + step) as f32) * scale * norm_w / gn)),
+            );
+        }
+        let steps = cands.len();
         cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
-        let (skipped, n) = self.run_batch(&cands, 1 + ladder, None, false, s, pool, best);
+        // Ladder steps and samples in one batch (numbered as before: steps
+        // 1..=ladder, samples after).
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder - steps, None, false, s, pool, best);
         s.cands = cands;
         done += n;
         Ok((done, skipped?))
@@ -1829,6 +1831,8 @@ impl Ctx<'_, '_> {
 /// Shared, read-only encoder outputs of a request.
 struct Shared<'a> {
     e1: &'a [f32],
+    h0pre: &'a [f32],
+    gq: &'a [f32],
     h0: &'a [f32],
     keys0: &'a [f32],
     /// `e^{2·keys0}`, valid when `ek0_ok`.
