@@ -140,6 +140,11 @@ fn flops(cfg: &Config, n: usize, len: usize, variant: &Variant, unfactored: bool
             };
             base + (k as f64 - 1.0) * per
         }
+        // Factored: one e1·εᵀ product per antithetic pair and round, then
+        // only the keys per candidate (see `serve::Ctx::serial`).
+        Variant::Serial { rounds, pairs, .. } if !unfactored => {
+            base + (rounds * pairs) as f64 * (dense(nf, h, h) + 2.0 * per_cand_keys)
+        }
         Variant::Serial { rounds, pairs, .. } => base + (rounds * 2 * pairs) as f64 * per_cand_w2,
         Variant::GradientExploration {
             ladder, samples, ..
@@ -147,7 +152,13 @@ fn flops(cfg: &Config, n: usize, len: usize, variant: &Variant, unfactored: bool
             // Backward: teacher-forced decode again, its transpose, two N×H×H
             // products (dK·A, dZᵀ·e1), the evaluator on two lists.
             let grad = 2.0 * decode + 2.0 * dense(nf, h, h) + 2.0 * eval;
-            base + grad + ladder as f64 * per_cand_w2 + samples as f64 * (decode + eval)
+            // Factored: one e1·Gᵀ product for the whole ladder.
+            let steps = if unfactored {
+                ladder as f64 * per_cand_w2
+            } else {
+                dense(nf, h, h) + ladder as f64 * per_cand_keys
+            };
+            base + grad + steps + samples as f64 * (decode + eval)
         }
         Variant::Exhaustive => {
             let perms = last_kernels::select::permutation_count(n, len).unwrap_or(0) as f64;

@@ -306,6 +306,11 @@ pub struct Scratch {
     h0pre: Vec<f32>,
     /// `e1·Gᵀ` for the policy gradient G (gradient exploration).
     gq: Vec<f32>,
+    /// Serial LAST: `R = e1·Δθᵀ` and the round's `E_q = e1·ε_qᵀ`.
+    ser_r: Vec<f32>,
+    ser_e: Vec<f32>,
+    /// Panel scratch for perturbed products outside a chunk.
+    panel: Vec<f32>,
     h0: Vec<f32>,
     keys0: Vec<f32>,
     /// `e^{2·keys0}` for the exponential form of the pointer scores.
@@ -317,9 +322,6 @@ pub struct Scratch {
     lead: ChunkBufs,
     chunks: Vec<ChunkBufs>,
     delta: Vec<f32>,
-    /// W2 widened to f32 in packed order (serial LAST's base).
-    w2f: Vec<f32>,
-    base: Vec<pack::Block32>,
     eps: Vec<f32>,
     grad: Vec<f32>,
     perm: Vec<u8>,
@@ -393,6 +395,9 @@ enum Cand {
     LowRank(Noise, usize, f32),
     /// Full-rank noise from the shared table: candidate number, σ.
     Table(u32, f32),
+    /// A serial-LAST candidate `W2 + Δθ ± σε_q`: pair `q`, signed σ
+    /// (`h = ReLU(P + R ± σ·E_q)`, see [`Ctx::serial`]).
+    Serial(u32, f32),
     /// A gradient-exploration step `W2 + k·G`: `h = ReLU(P + k·Q)` from the
     /// request's shared pre-activation `P = e1·W2ᵀ + b` and `Q = e1·Gᵀ`.
     Ladder(f32),
@@ -451,7 +456,7 @@ impl Model {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 cands.clear();
                 cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
-                let (ex, done) = ctx.run_batch(&cands, 1, None, overlap, scratch, pool, &mut best);
+                let (ex, done) = ctx.run_batch(&cands, 1, overlap, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -464,7 +469,7 @@ impl Model {
             } => {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 ctx.parallel_cands(k, sigma, noise, &mut cands);
-                let (ex, done) = ctx.run_batch(&cands, 1, None, overlap, scratch, pool, &mut best);
+                let (ex, done) = ctx.run_batch(&cands, 1, overlap, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -819,14 +824,13 @@ impl Ctx<'_, '_> {
         &self,
         cands: &[Cand],
         first: usize,
-        base: Option<&[f32]>,
         lead: bool,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
     ) -> (Result<bool, ServeError>, usize) {
         let mut scores = std::mem::take(&mut s.scores);
-        let r = self.run_all(cands, first, base, lead, s, pool, best, &mut scores);
+        let r = self.run_all(cands, first, lead, s, pool, best, &mut scores);
         let done = scores.iter().filter(|v| !v.is_nan()).count();
         s.scores = scores;
         (r, done)
@@ -844,7 +848,6 @@ impl Ctx<'_, '_> {
         &self,
         cands: &[Cand],
         first: usize,
-        base: Option<&[f32]>,
         lead: bool,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
@@ -860,6 +863,8 @@ impl Ctx<'_, '_> {
             e1,
             h0pre,
             gq,
+            ser_r,
+            ser_e,
             h0,
             keys0,
             ek0,
@@ -871,6 +876,8 @@ impl Ctx<'_, '_> {
             e1: &e1[..],
             h0pre: &h0pre[..],
             gq: &gq[..],
+            ser_r: &ser_r[..],
+            ser_e: &ser_e[..],
             h0: &h0[..],
             keys0: &keys0[..],
             ek0: &ek0[..],
@@ -887,7 +894,7 @@ impl Ctx<'_, '_> {
             }
             let lo = ci * CHUNK;
             let hi = (lo + CHUNK).min(cands.len());
-            match self.chunk(&cands[lo..hi], base, buf, &sh) {
+            match self.chunk(&cands[lo..hi], buf, &sh) {
                 Ok(()) => buf.ran = true,
                 Err(e) => buf.err = Some(e),
             }
@@ -895,7 +902,7 @@ impl Ctx<'_, '_> {
         match pool {
             Some(p) if lead => {
                 let lead_job = || {
-                    lead_buf.err = self.chunk(&[Cand::Plain], None, lead_buf, &sh).err();
+                    lead_buf.err = self.chunk(&[Cand::Plain], lead_buf, &sh).err();
                 };
                 p.install(|| {
                     rayon::join(lead_job, || {
@@ -943,6 +950,8 @@ impl Ctx<'_, '_> {
             e1,
             h0pre,
             gq,
+            ser_r,
+            ser_e,
             h0,
             keys0,
             ek0,
@@ -954,24 +963,20 @@ impl Ctx<'_, '_> {
             e1,
             h0pre,
             gq,
+            ser_r,
+            ser_e,
             h0,
             keys0,
             ek0,
             ek0_ok: *ek0_ok,
             ev,
         };
-        self.chunk(&[Cand::Plain], None, lead, &sh)
+        self.chunk(&[Cand::Plain], lead, &sh)
     }
 
     /// One chunk of candidates: encoder output per candidate, batched
     /// decoding, batched evaluation. Writes `buf.lists` and `buf.out_scores`.
-    fn chunk(
-        &self,
-        cands: &[Cand],
-        base: Option<&[f32]>,
-        b: &mut ChunkBufs,
-        sh: &Shared<'_>,
-    ) -> Result<(), ServeError> {
+    fn chunk(&self, cands: &[Cand], b: &mut ChunkBufs, sh: &Shared<'_>) -> Result<(), ServeError> {
         let be = self.be();
         let g = &self.m.gen;
         let (n, h, du, l) = (self.n, self.h(), self.m.cfg.d_u, self.req.len);
@@ -983,14 +988,7 @@ impl Ctx<'_, '_> {
             Variant::Parallel { target, .. } => target,
             _ => Target::W2,
         };
-        let w2 = match base {
-            Some(d) => last_kernels::Weights::F32(pack::PackedF32::from_packed(
-                &d[..pack::packed_len(h, h)],
-                h,
-                h,
-            )?),
-            None => g.w2.packed(),
-        };
+        let w2 = g.w2.packed();
         let e1 = MatRef::new(&sh.e1[..nh], n, h)?;
         let h0 = MatRef::new(&sh.h0[..nh], n, h)?;
         // Unperturbed h / keys are read from the shared buffers, not copied.
@@ -999,7 +997,7 @@ impl Ctx<'_, '_> {
         for (j, cand) in cands.iter().enumerate() {
             let (hs, ks) = (j * nh, (j + 1) * nh);
             // h_j
-            let perturb_w2 = target == Target::W2 || base.is_some();
+            let perturb_w2 = target == Target::W2;
             match cand {
                 Cand::Noise(nz, sigma) if perturb_w2 => {
                     let panel = grow(&mut b.panel, perturbed_scratch_len(h));
@@ -1048,20 +1046,23 @@ impl Ctx<'_, '_> {
                         panel,
                     )?;
                 }
+                Cand::Serial(q, sg) => {
+                    let eq = &sh.ser_e[*q as usize * nh..(*q as usize + 1) * nh];
+                    let hj = &mut b.h[hs..ks];
+                    for (((o, p), r), e) in hj
+                        .iter_mut()
+                        .zip(&sh.h0pre[..nh])
+                        .zip(&sh.ser_r[..nh])
+                        .zip(eq)
+                    {
+                        *o = (p + r + sg * e).max(0.0);
+                    }
+                }
                 Cand::Ladder(k) => {
                     let hj = &mut b.h[hs..ks];
                     for ((o, p), q) in hj.iter_mut().zip(&sh.h0pre[..nh]).zip(&sh.gq[..nh]) {
                         *o = (p + k * q).max(0.0);
                     }
-                }
-                _ if base.is_some() => {
-                    be.dense(
-                        e1,
-                        w2,
-                        Some(g.w2.bias()),
-                        Activation::Relu,
-                        MatMut::new(&mut b.h[hs..ks], n, h)?,
-                    )?;
                 }
                 _ => b.own_h[j] = false,
             }
@@ -1127,7 +1128,7 @@ impl Ctx<'_, '_> {
                         }
                     }
                 }
-                Cand::Plain | Cand::Sample(_) if base.is_none() => b.own_k[j] = false,
+                Cand::Plain | Cand::Sample(_) => b.own_k[j] = false,
                 _ if !perturb_w2 => b.own_k[j] = false,
                 _ => g.a.forward(
                     be,
@@ -1329,6 +1330,13 @@ impl Ctx<'_, '_> {
 
     /// Serial LAST: antithetic ES rounds on Δθ (W2), normalised steps in a
     /// trust region. Returns (lists scored, rounds, budget exhausted).
+    ///
+    /// The encoder never forms `W2 + Δθ ± σε`: with `P = e1·W2ᵀ + b`
+    /// (shared), `R = e1·Δθᵀ` and `E_q = e1·ε_qᵀ`, candidate `±` of pair
+    /// `q` has `h = ReLU(P + R ± σ·E_q)`, so a pair costs one N×H×H product
+    /// instead of two, and the step `Δθ ← f·(Δθ + k·Σ d_q ε_q)` updates
+    /// `R ← f·(R + k·Σ d_q E_q)` without another. Δθ itself is kept in the
+    /// packed weight layout for the step's norm and the trust region.
     #[allow(clippy::too_many_arguments)]
     fn serial(
         &self,
@@ -1342,105 +1350,77 @@ impl Ctx<'_, '_> {
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
     ) -> Result<(usize, usize, bool), ServeError> {
+        let be = self.be();
         let w2 = &self.m.gen.w2;
-        let h = self.h();
+        let (n, h) = (self.n, self.h());
+        let nh = n * h;
         let len = pack::packed_len(h, h);
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         let scale = sigma * w2.rms();
         grow(&mut s.delta, len).fill(0.0);
         grow(&mut s.grad, len);
         grow(&mut s.eps, len);
-        let mut base = std::mem::take(&mut s.base);
-        grow(&mut base, len.div_ceil(16));
-        // W2 widened to f32 (packed order), once per request; base = W2 + Δθ
-        // with Δθ = 0 to start.
-        let w2f = grow(&mut s.w2f, len);
-        match w2.packed() {
-            last_kernels::Weights::F32(p) => w2f.copy_from_slice(p.data()),
-            last_kernels::Weights::F16(p) => {
-                for (o, b) in w2f.iter_mut().zip(p.data()) {
-                    *o = half::f16::from_bits(*b).to_f32();
-                }
-            }
-        }
-        pack::as_f32_mut(&mut base)[..len].copy_from_slice(w2f);
+        grow(&mut s.ser_r, nh).fill(0.0);
+        grow(&mut s.ser_e, pairs * nh);
         // Never written: stays all-zero once grown.
         let mut zeros_blocks = std::mem::take(&mut s.zeros);
         grow(&mut zeros_blocks, len.div_ceil(16));
+        let zeros =
+            pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
+        let zeros = zeros.as_weights();
+        let noise = |r: usize, q: usize| Noise {
+            seed: self.req.seed,
+            candidate: (r * 2 * pairs + 2 * q) as u32,
+            kind: NoiseKind::Gaussian,
+            antithetic: true,
+        };
         let mut cands = std::mem::take(&mut s.cands);
         let mut scores = std::mem::take(&mut s.scores);
-        let r = self.serial_rounds(
-            (rounds, pairs, step, trust, patience, scale, norm_w, len),
-            &zeros_blocks,
-            &mut base,
-            &mut cands,
-            &mut scores,
-            s,
-            pool,
-            best,
-        );
-        s.zeros = zeros_blocks;
-        s.cands = cands;
-        s.scores = scores;
-        s.base = base;
-        r
-    }
-
-    /// The rounds of [`Self::serial`], with its buffers taken out of the scratch.
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-    fn serial_rounds(
-        &self,
-        (rounds, pairs, step, trust, patience, scale, norm_w, len): (
-            usize,
-            usize,
-            f32,
-            f32,
-            usize,
-            f32,
-            f32,
-            usize,
-        ),
-        zeros_blocks: &[pack::Block32],
-        base: &mut [pack::Block32],
-        cands: &mut Vec<Cand>,
-        scores: &mut Vec<f32>,
-        s: &mut Scratch,
-        pool: Option<&rayon::ThreadPool>,
-        best: &mut Best,
-    ) -> Result<(usize, usize, bool), ServeError> {
-        let be = self.be();
-        let h = self.h();
-        let zeros = pack::PackedF32::from_packed(&bytemuck::cast_slice(zeros_blocks)[..len], h, h)?;
         let mut done = 0;
         let mut stale = 0;
         let mut r = 0;
         let mut exhausted = false;
+        let mut result = Ok(());
         while r < rounds {
             if Instant::now() >= self.deadline {
                 exhausted = true;
                 break;
             }
+            // E_q = e1·ε_qᵀ (the zero matrix perturbed by ε_q at σ = 1).
+            let e1 = MatRef::new(&s.e1[..nh], n, h)?;
+            let panel = grow(&mut s.panel, perturbed_scratch_len(h));
+            for q in 0..pairs {
+                let eq = MatMut::new(&mut s.ser_e[q * nh..(q + 1) * nh], n, h)?;
+                be.dense_perturbed(
+                    e1,
+                    zeros,
+                    &noise(r, q),
+                    1.0,
+                    None,
+                    Activation::Identity,
+                    eq,
+                    panel,
+                )?;
+            }
             cands.clear();
             cands.extend((0..2 * pairs).map(|i| {
-                Cand::Noise(
-                    Noise {
-                        seed: self.req.seed,
-                        candidate: (r * 2 * pairs + i) as u32,
-                        kind: NoiseKind::Gaussian,
-                        antithetic: true,
-                    },
-                    scale,
-                )
+                let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                Cand::Serial((i / 2) as u32, sign * scale)
             }));
             let before = best.score;
-            let basef: &[f32] = &bytemuck::cast_slice::<_, f32>(base)[..len];
-            let skipped =
-                self.run_all(cands, 1 + done, Some(basef), false, s, pool, best, scores)?;
-            done += scores.iter().filter(|v| !v.is_nan()).count();
-            r += 1;
-            if skipped {
-                exhausted = true;
-                break;
+            match self.run_all(&cands, 1 + done, false, s, pool, best, &mut scores) {
+                Ok(skipped) => {
+                    done += scores.iter().filter(|v| !v.is_nan()).count();
+                    r += 1;
+                    if skipped {
+                        exhausted = true;
+                        break;
+                    }
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
             stale = if best.score > before { 0 } else { stale + 1 };
             if stale >= patience {
@@ -1456,9 +1436,7 @@ impl Ctx<'_, '_> {
                     continue;
                 }
                 any = true;
-                if let Cand::Noise(nz, _) = &cands[2 * q] {
-                    be.perturb_weights(zeros.into(), nz, 1.0, &mut s.eps[..len])?;
-                }
+                be.perturb_weights(zeros, &noise(r - 1, q), 1.0, &mut s.eps[..len])?;
                 for (gv, e) in grad.iter_mut().zip(&s.eps[..len]) {
                     *gv += d * e;
                 }
@@ -1477,16 +1455,30 @@ impl Ctx<'_, '_> {
             }
             let dn = delta.iter().map(|v| v * v).sum::<f32>().sqrt();
             let cap = trust * norm_w;
-            if dn > cap && dn > 0.0 {
-                let f = cap / dn;
+            let f = if dn > cap && dn > 0.0 { cap / dn } else { 1.0 };
+            if f != 1.0 {
                 delta.iter_mut().for_each(|v| *v *= f);
             }
-            let bf = &mut pack::as_f32_mut(base)[..len];
-            for ((v, w), dv) in bf.iter_mut().zip(&s.w2f[..len]).zip(delta.iter()) {
-                *v = w + dv;
+            // The same step on R = e1·Δθᵀ.
+            let rr = &mut s.ser_r[..nh];
+            for q in 0..pairs {
+                let d = scores[2 * q] - scores[2 * q + 1];
+                if d == 0.0 || !d.is_finite() {
+                    continue;
+                }
+                let c = k * d;
+                for (rv, ev) in rr.iter_mut().zip(&s.ser_e[q * nh..(q + 1) * nh]) {
+                    *rv += c * ev;
+                }
+            }
+            if f != 1.0 {
+                rr.iter_mut().for_each(|v| *v *= f);
             }
         }
-        Ok((done, r, exhausted))
+        s.cands = cands;
+        s.scores = scores;
+        s.zeros = zeros_blocks;
+        result.map(|()| (done, r, exhausted))
     }
 
     /// Loss and `∂loss/∂W2` (row-major, into `s.grad`) of the surrogate
@@ -1785,7 +1777,7 @@ impl Ctx<'_, '_> {
         cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
         // Ladder steps and samples in one batch (numbered as before: steps
         // 1..=ladder, samples after).
-        let (skipped, n) = self.run_batch(&cands, 1 + ladder - steps, None, false, s, pool, best);
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder - steps, false, s, pool, best);
         s.cands = cands;
         done += n;
         Ok((done, skipped?))
@@ -1833,6 +1825,8 @@ struct Shared<'a> {
     e1: &'a [f32],
     h0pre: &'a [f32],
     gq: &'a [f32],
+    ser_r: &'a [f32],
+    ser_e: &'a [f32],
     h0: &'a [f32],
     keys0: &'a [f32],
     /// `e^{2·keys0}`, valid when `ek0_ok`.
