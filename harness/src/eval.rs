@@ -322,10 +322,11 @@ pub fn arms(
 }
 
 /// The noise kinds compared.
-pub const NOISES: [(NoiseSpec, Target); 4] = [
+pub const NOISES: [(NoiseSpec, Target); 5] = [
     (NoiseSpec::Gaussian, Target::W2),
     (NoiseSpec::Rademacher, Target::W2),
     (NoiseSpec::Antithetic, Target::W2),
+    (NoiseSpec::Table, Target::W2),
     (NoiseSpec::LowRank(1), Target::Keys),
 ];
 
