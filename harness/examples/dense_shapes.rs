@@ -8,8 +8,12 @@ fn main() {
     for a in std::env::args().skip(1) {
         let d: Vec<usize> = a.split('x').map(|v| v.parse().unwrap()).collect();
         let (m, n, k) = (d[0], d[1], d[2]);
-        let x: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5).collect();
-        let w: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5).collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7) % 13) as f32 / 13.0 - 0.5)
+            .collect();
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 5) % 11) as f32 / 11.0 - 0.5)
+            .collect();
         let b = vec![0.1f32; n];
         let mut buf = vec![0f32; pack::packed_len(n, k)];
         let p = pack::pack_f32(&w, n, k, &mut buf).unwrap();

@@ -123,22 +123,36 @@ fn flops(cfg: &Config, n: usize, len: usize, variant: &Variant, unfactored: bool
     };
     let eval =
         l * (first + dense(1.0, cfg.eval_h2 as f64, h1) + dense(1.0, 1.0, cfg.eval_h2 as f64));
+    // Factored state update for candidates sharing h0 (best-of-K, keys):
+    // one N×H×H product per request saves H×H per candidate and step.
+    let split = |shared: usize| !unfactored && shared * len.saturating_sub(1) > n;
+    let ws_saving = (l - 1.0).max(0.0) * dense(1.0, h, h);
+    let shared_decode = |shared: usize| {
+        if split(shared) {
+            (decode - ws_saving, dense(nf, h, h))
+        } else {
+            (decode, 0.0)
+        }
+    };
     let per_cand_w2 = 2.0 * dense(nf, h, h) + decode + eval;
     let per_cand_keys = dense(nf, h, h) + decode + eval;
     let base = shared + decode + eval;
     match *variant {
         Variant::Baseline => base,
-        Variant::BestOfK { k } => base + (k as f64 - 1.0) * (decode + eval),
+        Variant::BestOfK { k } => {
+            let (dec, once) = shared_decode(k.saturating_sub(1));
+            base + once + (k as f64 - 1.0) * (dec + eval)
+        }
         Variant::Parallel {
             k, target, noise, ..
         } => {
+            let (dec, once) = shared_decode(k.saturating_sub(1));
             let per = match (target, noise) {
-                (crate::serve::Target::W2, crate::serve::NoiseSpec::LowRank(_)) => per_cand_w2,
-                (crate::serve::Target::W2, _) => per_cand_w2,
-                (crate::serve::Target::Keys, crate::serve::NoiseSpec::LowRank(_)) => decode + eval,
-                (crate::serve::Target::Keys, _) => per_cand_keys,
+                (crate::serve::Target::W2, _) => return base + (k as f64 - 1.0) * per_cand_w2,
+                (crate::serve::Target::Keys, crate::serve::NoiseSpec::LowRank(_)) => dec + eval,
+                (crate::serve::Target::Keys, _) => dense(nf, h, h) + dec + eval,
             };
-            base + (k as f64 - 1.0) * per
+            base + once + (k as f64 - 1.0) * per
         }
         // Factored: one e1·εᵀ product per antithetic pair and round, then
         // only the keys per candidate (see `serve::Ctx::serial`).

@@ -309,6 +309,9 @@ pub struct Scratch {
     /// Serial LAST: `R = e1·Δθᵀ` and the round's `E_q = e1·ε_qᵀ`.
     ser_r: Vec<f32>,
     ser_e: Vec<f32>,
+    /// `h0·Ws_hᵀ`, valid when `hw_ok` (see `Ctx::decoder_parts`).
+    hw: Vec<f32>,
+    hw_ok: bool,
     /// Panel scratch for perturbed products outside a chunk.
     panel: Vec<f32>,
     h0: Vec<f32>,
@@ -735,7 +738,37 @@ impl Ctx<'_, '_> {
             grow(&mut s.keys0, n * h),
         )?;
         s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
+        self.decoder_parts(s)?;
         self.eval_parts(&mut s.ev)
+    }
+
+    /// `Ws [s_t; h_pick] = Ws_s·s_t + Ws_h·h_pick`: for candidates that share
+    /// the request's `h0`, the second term is a row of `h0·Ws_hᵀ`, computed
+    /// once (N·H·H multiply-adds) instead of once per candidate and step
+    /// ((L−1)·H·H each). Worth it when more than N/(L−1) candidates share
+    /// h0 besides the baseline: best-of-K and key-perturbing variants.
+    fn decoder_parts(&self, s: &mut Scratch) -> Result<(), ServeError> {
+        let (n, h, l) = (self.n, self.h(), self.req.len);
+        let shared = match self.req.variant {
+            Variant::BestOfK { k } => k.saturating_sub(1),
+            Variant::Parallel {
+                k,
+                target: Target::Keys,
+                ..
+            } => k.saturating_sub(1),
+            _ => 0,
+        };
+        s.hw_ok = shared * l.saturating_sub(1) > n;
+        if s.hw_ok {
+            self.be().dense(
+                MatRef::new(&s.h0[..n * h], n, h)?,
+                self.m.gen.ws.packed().columns(h, 2 * h)?,
+                None,
+                Activation::Identity,
+                MatMut::new(grow(&mut s.hw, n * h), n, h)?,
+            )?;
+        }
+        Ok(())
     }
 
     /// Fills [`EvalParts`] for this request (column views of the packed
@@ -865,6 +898,8 @@ impl Ctx<'_, '_> {
             gq,
             ser_r,
             ser_e,
+            hw,
+            hw_ok,
             h0,
             keys0,
             ek0,
@@ -878,6 +913,7 @@ impl Ctx<'_, '_> {
             gq: &gq[..],
             ser_r: &ser_r[..],
             ser_e: &ser_e[..],
+            hw: hw_ok.then_some(&hw[..]),
             h0: &h0[..],
             keys0: &keys0[..],
             ek0: &ek0[..],
@@ -952,6 +988,8 @@ impl Ctx<'_, '_> {
             gq,
             ser_r,
             ser_e,
+            hw,
+            hw_ok,
             h0,
             keys0,
             ek0,
@@ -965,6 +1003,7 @@ impl Ctx<'_, '_> {
             gq,
             ser_r,
             ser_e,
+            hw: hw_ok.then_some(&hw[..]),
             h0,
             keys0,
             ek0,
@@ -1180,6 +1219,13 @@ impl Ctx<'_, '_> {
             Activation::Tanh,
             MatMut::new(&mut b.s[..c * h], c, h)?,
         )?;
+        // With the request's `Ws_h·h0` (see `Ctx::decoder_parts`), chunks
+        // whose candidates all share h0 halve the state update; the
+        // baseline (a lone `Plain`) always takes the full product, so it is
+        // the same list whatever the variant.
+        let split_ws = sh.hw.is_some()
+            && cands.iter().all(|c| !matches!(c, Cand::Plain))
+            && !b.own_h[..c].iter().any(|&o| o);
         // Decode L steps, all candidates of the chunk batched.
         let taken = grow(&mut b.taken, c * n);
         taken.fill(false);
@@ -1247,7 +1293,23 @@ impl Ctx<'_, '_> {
                 tk[pick] = true;
                 b.lists[j * l + t] = pick;
             }
-            if t + 1 < l {
+            if t + 1 < l && split_ws {
+                // s_{t+1} = tanh(Ws_s·s_t + b + [Ws_h·h0]_pick): the gathered
+                // per-request rows go in first, the product is added on top.
+                let hw = sh.hw.unwrap_or(&[]);
+                for j in 0..c {
+                    let pick = b.lists[j * l + t];
+                    b.q[j * h..(j + 1) * h].copy_from_slice(&hw[pick * h..(pick + 1) * h]);
+                }
+                be.dense_add(
+                    MatRef::new(&b.s[..c * h], c, h)?,
+                    g.ws.packed().columns(0, h)?,
+                    Some(g.ws.bias()),
+                    Activation::Tanh,
+                    MatMut::new(&mut b.q[..c * h], c, h)?,
+                )?;
+                std::mem::swap(&mut b.s, &mut b.q);
+            } else if t + 1 < l {
                 let s_in = &mut b.s_in[..c * 2 * h];
                 for j in 0..c {
                     let pick = b.lists[j * l + t];
@@ -1827,6 +1889,8 @@ struct Shared<'a> {
     gq: &'a [f32],
     ser_r: &'a [f32],
     ser_e: &'a [f32],
+    /// `h0·Ws_hᵀ` (N × H) when the request uses the split state update.
+    hw: Option<&'a [f32]>,
     h0: &'a [f32],
     keys0: &'a [f32],
     /// `e^{2·keys0}`, valid when `ek0_ok`.

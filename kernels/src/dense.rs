@@ -348,6 +348,7 @@ pub(crate) fn forward_scalar(
     bias: Option<&[f32]>,
     act: Activation,
     y: &mut MatMut<'_>,
+    accumulate: bool,
 ) {
     for i in 0..x.rows() {
         let xr = x.row(i);
@@ -361,6 +362,9 @@ pub(crate) fn forward_scalar(
             if let Some(b) = bias {
                 acc += b[j];
             }
+            if accumulate {
+                acc += *out;
+            }
             *out = act.apply(acc);
         }
     }
@@ -369,6 +373,8 @@ pub(crate) fn forward_scalar(
 struct Forward<'a, 'y> {
     x: MatRef<'a>,
     w: Weights<'a>,
+    /// Add the existing `y` before the activation.
+    accumulate: bool,
     bias: Option<&'a [f32]>,
     act: Activation,
     y: MatMut<'y>,
@@ -383,6 +389,7 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     bias: Option<&[f32]>,
     act: Activation,
     y: &mut MatMut<'_>,
+    accumulate: bool,
 ) {
     let m = x.rows();
     if m == 0 {
@@ -407,7 +414,7 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
             nc: (n - j0).min(PANEL),
             bias: bias.map_or(core::ptr::null(), |b| b[j0..].as_ptr()),
             act,
-            accumulate: false,
+            accumulate,
             // SAFETY: j0 < n <= ldc.
             c: unsafe { c0.add(j0) },
             ldc,
@@ -504,12 +511,14 @@ impl Kernel for Forward<'_, '_> {
             self.bias,
             self.act,
             &mut self.y,
+            self.accumulate,
         );
     }
     #[inline(always)]
     unsafe fn simd<S: Simd>(mut self) {
         let (n, k) = (self.w.n(), self.w.k());
-        if n <= NARROW_N && k <= NARROW_K {
+        let acc = self.accumulate;
+        if n <= NARROW_N && k <= NARROW_K && !acc {
             // SAFETY: shapes checked by `Backend::dense`.
             unsafe {
                 match self.w {
@@ -546,6 +555,7 @@ impl Kernel for Forward<'_, '_> {
                     self.bias,
                     self.act,
                     &mut self.y,
+                    acc,
                 ),
                 Weights::F16(w) if self.x.rows() > TILE_ROWS && k <= WIDEN_K => {
                     // Several row tiles share each panel: widen it to f32 once
@@ -560,7 +570,16 @@ impl Kernel for Forward<'_, '_> {
                         }
                         dst as *const f32
                     };
-                    forward_panels::<S, f32>(&self.x, n, k, widen, self.bias, self.act, &mut self.y)
+                    forward_panels::<S, f32>(
+                        &self.x,
+                        n,
+                        k,
+                        widen,
+                        self.bias,
+                        self.act,
+                        &mut self.y,
+                        acc,
+                    )
                 }
                 Weights::F16(w) => forward_panels::<S, u16>(
                     &self.x,
@@ -570,6 +589,7 @@ impl Kernel for Forward<'_, '_> {
                     self.bias,
                     self.act,
                     &mut self.y,
+                    acc,
                 ),
             }
         }
@@ -596,7 +616,40 @@ impl Backend {
     ) -> Result<(), KernelError> {
         let w = w.into();
         check_forward(&x, &w, bias, &y)?;
-        self.run(Forward { x, w, bias, act, y });
+        self.run(Forward {
+            x,
+            w,
+            accumulate: false,
+            bias,
+            act,
+            y,
+        });
+        Ok(())
+    }
+
+    /// `Y = act(X·Wᵀ + b + Y)`: [`Backend::dense`] adding the existing
+    /// contents of `y` (one precomputed term per row, e.g. a per-request
+    /// projection gathered for each candidate) before the activation. On
+    /// SIMD paths the tile's sum is `(X·Wᵀ + b) + Y`, on the scalar path
+    /// `X·Wᵀ + b + Y` left to right (the same order). Errors as `dense`.
+    pub fn dense_add<'w>(
+        self,
+        x: MatRef<'_>,
+        w: impl Into<Weights<'w>>,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+    ) -> Result<(), KernelError> {
+        let w = w.into();
+        check_forward(&x, &w, bias, &y)?;
+        self.run(Forward {
+            x,
+            w,
+            accumulate: true,
+            bias,
+            act,
+            y,
+        });
         Ok(())
     }
 }

@@ -133,7 +133,9 @@ impl Perturbed<'_, '_, '_> {
             scratch as *const f32
         };
         // SAFETY: shapes checked by the public wrapper.
-        unsafe { forward_panels::<S, f32>(&self.x, n, k, gen, self.bias, self.act, &mut self.y) };
+        unsafe {
+            forward_panels::<S, f32>(&self.x, n, k, gen, self.bias, self.act, &mut self.y, false)
+        };
     }
 }
 
@@ -149,6 +151,7 @@ impl Kernel for Perturbed<'_, '_, '_> {
             self.bias,
             self.act,
             &mut self.y,
+            false,
         );
     }
     #[inline(always)]
@@ -212,6 +215,7 @@ impl Kernel for LowRankDense<'_, '_, '_> {
             self.bias,
             self.act,
             &mut self.y,
+            false,
         );
     }
     #[inline(always)]

@@ -245,3 +245,82 @@ proptest! {
         }
     }
 }
+
+/// `dense_add` (`Y = act(X·Wᵀ + b + Y)`) against f64, every path, f32 and
+/// f16 storage, including n ≤ 2 (which `dense` sends to its narrow kernel).
+fn check_add(
+    b: Backend,
+    m: usize,
+    n: usize,
+    k: usize,
+    act: Activation,
+    f16: bool,
+    seed: u64,
+) -> Result<(), String> {
+    let x = values(seed, m * k);
+    let mut w = values(seed ^ 1, n * k);
+    let bv = values(seed ^ 2, n);
+    let y0 = values(seed ^ 3, m * n);
+    if f16 {
+        for v in &mut w {
+            *v = half::f16::from_f32(*v).to_f32();
+        }
+    }
+    let mut y = y0.clone();
+    let xm = MatRef::new(&x, m, k).unwrap();
+    let ym = MatMut::new(&mut y, m, n).unwrap();
+    if f16 {
+        let mut buf = vec![0u16; pack::packed_len(n, k)];
+        let p = pack::pack_f16(&w, n, k, &mut buf).unwrap();
+        b.dense_add(xm, p, Some(&bv), act, ym).unwrap();
+    } else {
+        let mut buf = vec![0f32; pack::packed_len(n, k)];
+        let p = pack::pack_f32(&w, n, k, &mut buf).unwrap();
+        b.dense_add(xm, p, Some(&bv), act, ym).unwrap();
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut z = bv[j] as f64 + y0[i * n + j] as f64;
+            let mut s = (bv[j] as f64).abs() + (y0[i * n + j] as f64).abs();
+            for kk in 0..k {
+                let t = x[i * k + kk] as f64 * w[j * k + kk] as f64;
+                z += t;
+                s += t.abs();
+            }
+            let r = act_f64(act, z);
+            let got = y[i * n + j] as f64;
+            let tol = dense_tol(k + 1, s, r);
+            if (got - r).abs() > tol || !got.is_finite() {
+                return Err(format!(
+                    "{:?} dense_add m={m} n={n} k={k} {act:?} f16={f16}: y[{i}][{j}] = {got}, reference {r}, tol {tol}",
+                    b.isa()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn dense_add_serving_shapes() {
+    for b in backends() {
+        for &(m, n, k) in &[(8, 128, 128), (1, 128, 128), (7, 1, 64), (50, 2, 30)] {
+            for f16 in [false, true] {
+                check_add(b, m, n, k, Activation::Tanh, f16, 5).unwrap();
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn dense_add_random_shapes(
+        m in 0usize..20, n in 1usize..40, k in 1usize..41, act in 0usize..4,
+        f16 in any::<bool>(), seed in any::<u64>(),
+    ) {
+        for b in backends() {
+            check_add(b, m, n, k, ACTS[act], f16, seed).map_err(TestCaseError::fail)?;
+        }
+    }
+}
