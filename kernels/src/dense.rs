@@ -340,6 +340,7 @@ pub(crate) fn check_forward(
 }
 
 /// Scalar reference forward, shared with the perturbed kernels through `wget`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_scalar(
     x: &MatRef<'_>,
     n: usize,
@@ -381,6 +382,7 @@ struct Forward<'a, 'y> {
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     x: &MatRef<'_>,
     n: usize,
