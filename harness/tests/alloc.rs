@@ -58,6 +58,8 @@ fn steady_state_allocates_only_the_response() {
         ("standard", par(NoiseSpec::Rademacher, Target::W2)),
         ("standard", par(NoiseSpec::Antithetic, Target::W2)),
         ("standard", par(NoiseSpec::Gaussian, Target::Keys)),
+        ("standard", par(NoiseSpec::Table, Target::W2)),
+        ("standard", par(NoiseSpec::Table, Target::Keys)),
         ("standard", par(NoiseSpec::LowRank(1), Target::Keys)),
         ("standard", par(NoiseSpec::LowRank(2), Target::W2)),
         ("standard", Variant::gradient_standard()),
