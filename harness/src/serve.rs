@@ -15,7 +15,7 @@
 use crate::model::{Layer, Model};
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
-use last_kernels::select::{argmax_masked, gumbel_argmax, Permutations};
+use last_kernels::select::{argmax_masked, gumbel_argmax_with, Permutations};
 use last_kernels::{pack, Activation, KernelError, MatMut, MatRef};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -292,6 +292,8 @@ struct ChunkBufs {
     ek: Vec<f32>,
     ek_ok: Vec<bool>,
     eq: Vec<f32>,
+    /// Gumbel noise of one sampling step.
+    gumbel: Vec<f32>,
 }
 
 /// Request-local scratch: reuse one per serving thread; buffers grow to the
@@ -1277,12 +1279,12 @@ impl Ctx<'_, '_> {
                     )?;
                 }
                 let pick = match cand {
-                    Cand::Sample(stream) => gumbel_argmax(
-                        &b.scores[..n],
-                        Some(tk),
-                        self.req.seed,
-                        (stream << 8) | t as u64,
-                    )?,
+                    Cand::Sample(stream) => {
+                        // Vectorised noise, the same draws as `gumbel_argmax`.
+                        let g = grow(&mut b.gumbel, n);
+                        be.gumbel_noise(self.req.seed, (stream << 8) | t as u64, g);
+                        gumbel_argmax_with(&b.scores[..n], Some(tk), g)?
+                    }
                     _ => argmax_masked(&b.scores[..n], tk)?,
                 };
                 let pick = pick.ok_or(ServeError::BadLength {

@@ -177,6 +177,47 @@ pub fn ln(x: f32) -> f32 {
     m + y + 0.693_359_4 * ef
 }
 
+/// Vector [`ln`] for **positive normal finite** lanes only (no special
+/// cases: the caller guarantees the domain). Every operation is the scalar
+/// one in the same order — separate multiplies and adds, no FMA — so each
+/// lane is bit-identical to [`ln`] on that domain.
+#[inline(always)]
+pub(crate) unsafe fn ln_pos_v<S: Simd>(x: S::F) -> S::F {
+    // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
+    unsafe {
+        let bits = S::f_as_u(x);
+        // e = (bits >> 23) − 126, exact in f32.
+        let ef = S::sub(S::u_to_f(S::ushr::<23>(bits)), S::splat(126.0));
+        // Mantissa in [0.5, 1): the masked bits never overlap 0x3f00_0000.
+        let m = S::u_as_f(S::uxor(
+            S::uand(bits, S::usplat(0x007f_ffff)),
+            S::usplat(0x3f00_0000),
+        ));
+        let one = S::splat(1.0);
+        let small = S::lt(m, S::splat(core::f32::consts::FRAC_1_SQRT_2));
+        let ef = S::select(small, S::sub(ef, one), ef);
+        let m = S::select(small, S::sub(S::add(m, m), one), S::sub(m, one));
+        let z = S::mul(m, m);
+        let mut y = S::splat(7.037_683_6e-2);
+        for c in [
+            -1.151_461e-1,
+            1.167_699_9e-1,
+            -1.242_014_1e-1,
+            1.424_932_3e-1,
+            -1.666_805_8e-1,
+            2.000_071_5e-1,
+            -2.499_999_4e-1,
+            3.333_333e-1,
+        ] {
+            y = S::add(S::mul(y, m), S::splat(c));
+        }
+        y = S::mul(y, S::mul(m, z));
+        y = S::add(y, S::mul(S::splat(-2.121_944_4e-4), ef));
+        y = S::add(y, S::mul(S::splat(-0.5), z));
+        S::add(S::add(m, y), S::mul(S::splat(0.693_359_4), ef))
+    }
+}
+
 /// Vector `exp`, same algorithm as [`exp`] with fused multiply-adds.
 #[inline(always)]
 pub(crate) unsafe fn exp_v<S: Simd>(x: S::F) -> S::F {

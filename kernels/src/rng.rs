@@ -153,7 +153,7 @@ impl NoiseKey {
 }
 
 #[inline(always)]
-unsafe fn hash_v<S: Simd>(x: S::U) -> S::U {
+pub(crate) unsafe fn hash_v<S: Simd>(x: S::U) -> S::U {
     // SAFETY: register-only SIMD arithmetic; the caller guarantees `S`'s target features (the `Simd` contract).
     unsafe {
         let x = S::uxor(x, S::ushr::<16>(x));
@@ -164,11 +164,14 @@ unsafe fn hash_v<S: Simd>(x: S::U) -> S::U {
     }
 }
 
+/// Domain tag of [`uniform01`]'s stream keys.
+pub(crate) const UNIFORM_TAG: u64 = 0x554e_4946_0000_0000;
+
 /// A uniform draw in the open interval (0, 1) from `(seed, stream, index)`:
 /// 23 hashed bits, centred in their cell, so never 0 or 1.
 #[inline]
 pub fn uniform01(seed: u64, stream: u64, index: u32) -> f32 {
-    let k = splitmix64(seed ^ splitmix64(stream ^ 0x554e_4946_0000_0000));
+    let k = splitmix64(seed ^ splitmix64(stream ^ UNIFORM_TAG));
     let h = lowbias32(index ^ (k as u32)) ^ ((k >> 32) as u32);
     let h = lowbias32(h);
     // 23 bits + ½ is exact in f32, so the result lies in [2⁻²⁴, 1 − 2⁻²⁴].

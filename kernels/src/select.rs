@@ -20,9 +20,10 @@
 //! [`gumbel_argmax`] and [`log_softmax`] have their own non-finite rules,
 //! documented on each function.
 
-use crate::math::{exp, ln};
-use crate::rng::uniform01;
-use crate::KernelError;
+use crate::math::{exp, ln, ln_pos_v};
+use crate::rng::{hash_v, splitmix64, uniform01, UNIFORM_TAG};
+use crate::simd::{Kernel, Simd};
+use crate::{Backend, KernelError};
 
 /// `true` if `a` ranks strictly above `b` in the total order of the module
 /// docs (NaN lowest; equal values, including ±0 and NaN/NaN, tie).
@@ -121,13 +122,70 @@ pub fn top_k(scores: &[f32], k: usize, out: &mut [usize]) -> Result<usize, Kerne
     Ok(count)
 }
 
-/// Gumbel noise `-ln(-ln(u))` for `u = uniform01(seed, stream, i)`.
-///
-/// `u` lies in (0, 1]; `u == 1` (possible after f32 rounding) gives `+∞`.
+/// Gumbel noise `-ln(-ln(u))` for `u = uniform01(seed, stream, i)` (the
+/// scalar reference of [`Backend::gumbel_noise`]). `u` lies in
+/// `[2⁻²⁴, 1 − 2⁻²⁴]`, so the result is finite.
 #[inline]
-fn gumbel(seed: u64, stream: u64, i: usize) -> f32 {
+pub fn gumbel(seed: u64, stream: u64, i: usize) -> f32 {
     let u = uniform01(seed, stream, i as u32);
     -ln(-ln(u))
+}
+
+/// `out[i] = gumbel(seed, stream, i)`, eight lanes at a time on SIMD paths.
+struct GumbelNoise<'o> {
+    seed: u64,
+    stream: u64,
+    out: &'o mut [f32],
+}
+
+impl Kernel for GumbelNoise<'_> {
+    type Output = ();
+    fn scalar(self) {
+        for (i, o) in self.out.iter_mut().enumerate() {
+            *o = gumbel(self.seed, self.stream, i);
+        }
+    }
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(self) {
+        let n = self.out.len();
+        let op = self.out.as_mut_ptr();
+        let k = splitmix64(self.seed ^ splitmix64(self.stream ^ UNIFORM_TAG));
+        // SAFETY: stores stay below n = out.len(); the rest is register-only
+        // arithmetic under `S`'s target features. Both logarithms see
+        // positive normal inputs (u ∈ [2⁻²⁴, 1 − 2⁻²⁴], −ln u ∈ [6·10⁻⁸, 17]),
+        // the domain where `ln_pos_v` equals the scalar `ln` bit for bit.
+        unsafe {
+            let (lo, hi) = (S::usplat(k as u32), S::usplat((k >> 32) as u32));
+            let sign = S::u_as_f(S::usplat(0x8000_0000));
+            let mut j = 0;
+            while j < n {
+                let idx = S::uadd(S::uiota(), S::usplat(j as u32));
+                let h = hash_v::<S>(S::uxor(hash_v::<S>(S::uxor(idx, lo)), hi));
+                let u = S::mul(
+                    S::add(S::u_to_f(S::ushr::<9>(h)), S::splat(0.5)),
+                    S::splat(1.0 / 8_388_608.0),
+                );
+                let g = S::xor(ln_pos_v::<S>(S::xor(ln_pos_v::<S>(u), sign)), sign);
+                let w = (n - j).min(8);
+                if w == 8 {
+                    S::store(op.add(j), g);
+                } else {
+                    S::store_partial(op.add(j), g, w);
+                }
+                j += 8;
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// `out[i] = `[`gumbel`]`(seed, stream, i)` for every `i`: the noise
+    /// [`gumbel_argmax`] draws, bit-identical on every path (the vector
+    /// logarithm repeats the scalar one's operations), for callers that
+    /// sample from many score vectors ([`gumbel_argmax_with`]).
+    pub fn gumbel_noise(self, seed: u64, stream: u64, out: &mut [f32]) {
+        self.run(GumbelNoise { seed, stream, out });
+    }
 }
 
 /// Draws one index from `softmax(logits)` restricted to unmasked indices, by
@@ -157,6 +215,28 @@ pub fn gumbel_argmax(
     seed: u64,
     stream: u64,
 ) -> Result<Option<usize>, KernelError> {
+    gumbel_select(logits, taken, |i| gumbel(seed, stream, i))
+}
+
+/// [`gumbel_argmax`] with the noise given: `g[i]` is used for index `i`
+/// (normally filled by [`Backend::gumbel_noise`]; then the result equals
+/// `gumbel_argmax(logits, taken, seed, stream)`). Errors as
+/// [`gumbel_argmax`], plus [`KernelError::ShapeMismatch`] if `g` and
+/// `logits` differ in length.
+pub fn gumbel_argmax_with(
+    logits: &[f32],
+    taken: Option<&[bool]>,
+    g: &[f32],
+) -> Result<Option<usize>, KernelError> {
+    crate::error::same("gumbel noise", logits.len(), g.len())?;
+    gumbel_select(logits, taken, |i| g[i])
+}
+
+fn gumbel_select(
+    logits: &[f32],
+    taken: Option<&[bool]>,
+    noise: impl Fn(usize) -> f32,
+) -> Result<Option<usize>, KernelError> {
     if let Some(t) = taken {
         crate::error::same("taken", logits.len(), t.len())?;
     }
@@ -164,13 +244,13 @@ pub fn gumbel_argmax(
     // Best eligible candidate as (index, is_pos_inf, key). Candidates with a
     // `+∞` logit beat every finite one; among themselves they compare by the
     // Gumbel noise alone. Among finite logits the key is `logit + g`, which is
-    // never NaN (g is finite or `+∞`).
+    // never NaN (g is finite).
     let mut best: Option<(usize, bool, f32)> = None;
     for (i, &x) in logits.iter().enumerate() {
         if is_taken(i) || x.is_nan() || x == f32::NEG_INFINITY {
             continue;
         }
-        let g = gumbel(seed, stream, i);
+        let g = noise(i);
         let inf = x == f32::INFINITY;
         let key = if inf { g } else { x + g };
         let better = match best {
