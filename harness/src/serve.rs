@@ -892,36 +892,7 @@ impl Ctx<'_, '_> {
         let nchunks = cands.len().div_ceil(CHUNK);
         grow(&mut s.chunks, nchunks.max(1));
         let l = self.req.len;
-        let Scratch {
-            chunks,
-            lead: lead_buf,
-            e1,
-            h0pre,
-            gq,
-            ser_r,
-            ser_e,
-            hw,
-            hw_ok,
-            h0,
-            keys0,
-            ek0,
-            ek0_ok,
-            ev,
-            ..
-        } = s;
-        let sh = Shared {
-            e1: &e1[..],
-            h0pre: &h0pre[..],
-            gq: &gq[..],
-            ser_r: &ser_r[..],
-            ser_e: &ser_e[..],
-            hw: hw_ok.then_some(&hw[..]),
-            h0: &h0[..],
-            keys0: &keys0[..],
-            ek0: &ek0[..],
-            ek0_ok: *ek0_ok,
-            ev,
-        };
+        let (chunks, lead_buf, sh) = s.parts();
         // Each chunk records whether it ran in its own buffer (no per-call
         // result vector); the first error in chunk order is returned.
         let job = |(ci, buf): (usize, &mut ChunkBufs)| {
@@ -983,35 +954,7 @@ impl Ctx<'_, '_> {
 
     /// The baseline (Δθ = 0, greedy) into `s.lead`.
     fn baseline(&self, s: &mut Scratch) -> Result<(), ServeError> {
-        let Scratch {
-            lead,
-            e1,
-            h0pre,
-            gq,
-            ser_r,
-            ser_e,
-            hw,
-            hw_ok,
-            h0,
-            keys0,
-            ek0,
-            ek0_ok,
-            ev,
-            ..
-        } = s;
-        let sh = Shared {
-            e1,
-            h0pre,
-            gq,
-            ser_r,
-            ser_e,
-            hw: hw_ok.then_some(&hw[..]),
-            h0,
-            keys0,
-            ek0,
-            ek0_ok: *ek0_ok,
-            ev,
-        };
+        let (_, lead, sh) = s.parts();
         self.chunk(&[Cand::Plain], lead, &sh)
     }
 
@@ -1900,6 +1843,27 @@ struct Shared<'a> {
     ek0_ok: bool,
     /// The evaluator's per-request first-layer parts.
     ev: &'a EvalParts,
+}
+
+impl Scratch {
+    /// The chunk buffers, the baseline's buffers and the read-only
+    /// per-request state, borrowed apart.
+    fn parts(&mut self) -> (&mut Vec<ChunkBufs>, &mut ChunkBufs, Shared<'_>) {
+        let sh = Shared {
+            e1: &self.e1,
+            h0pre: &self.h0pre,
+            gq: &self.gq,
+            ser_r: &self.ser_r,
+            ser_e: &self.ser_e,
+            hw: self.hw_ok.then_some(&self.hw[..]),
+            h0: &self.h0,
+            keys0: &self.keys0,
+            ek0: &self.ek0,
+            ek0_ok: self.ek0_ok,
+            ev: &self.ev,
+        };
+        (&mut self.chunks, &mut self.lead, sh)
+    }
 }
 
 /// Draws `U` (n × r, packed) and `Vᵀ` (r × k) for a low-rank candidate.

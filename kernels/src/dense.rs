@@ -616,17 +616,7 @@ impl Backend {
         act: Activation,
         y: MatMut<'_>,
     ) -> Result<(), KernelError> {
-        let w = w.into();
-        check_forward(&x, &w, bias, &y)?;
-        self.run(Forward {
-            x,
-            w,
-            accumulate: false,
-            bias,
-            act,
-            y,
-        });
-        Ok(())
+        self.forward(x, w.into(), bias, act, y, false)
     }
 
     /// `Y = act(X·Wᵀ + b + Y)`: [`Backend::dense`] adding the existing
@@ -642,12 +632,23 @@ impl Backend {
         act: Activation,
         y: MatMut<'_>,
     ) -> Result<(), KernelError> {
-        let w = w.into();
+        self.forward(x, w.into(), bias, act, y, true)
+    }
+
+    fn forward(
+        self,
+        x: MatRef<'_>,
+        w: Weights<'_>,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+        accumulate: bool,
+    ) -> Result<(), KernelError> {
         check_forward(&x, &w, bias, &y)?;
         self.run(Forward {
             x,
             w,
-            accumulate: true,
+            accumulate,
             bias,
             act,
             y,

@@ -129,6 +129,20 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + exp(-x))
 }
 
+/// Cephes `logf` polynomial: leading coefficient, then the rest in Horner
+/// order (shared by [`ln`] and its vector form).
+const LN_P0: f32 = 7.037_683_6e-2;
+const LN_P: [f32; 8] = [
+    -1.151_461e-1,
+    1.167_699_9e-1,
+    -1.242_014_1e-1,
+    1.424_932_3e-1,
+    -1.666_805_8e-1,
+    2.000_071_5e-1,
+    -2.499_999_4e-1,
+    3.333_333e-1,
+];
+
 /// Natural logarithm for finite `x > 0` (Cephes `logf`); `ln(0) = −∞`,
 /// negative or NaN input gives NaN, `ln(+∞) = +∞`.
 pub fn ln(x: f32) -> f32 {
@@ -157,24 +171,15 @@ pub fn ln(x: f32) -> f32 {
         m -= 1.0;
     }
     let z = m * m;
-    let mut y = 7.037_683_6e-2;
-    for c in [
-        -1.151_461e-1,
-        1.167_699_9e-1,
-        -1.242_014_1e-1,
-        1.424_932_3e-1,
-        -1.666_805_8e-1,
-        2.000_071_5e-1,
-        -2.499_999_4e-1,
-        3.333_333e-1,
-    ] {
+    let mut y = LN_P0;
+    for c in LN_P {
         y = y * m + c;
     }
     y *= m * z;
     let ef = e as f32;
-    y += -2.121_944_4e-4 * ef;
+    y += LN2_LO * ef;
     y += -0.5 * z;
-    m + y + 0.693_359_4 * ef
+    m + y + LN2_HI * ef
 }
 
 /// Vector [`ln`] for **positive normal finite** lanes only (no special
@@ -198,23 +203,14 @@ pub(crate) unsafe fn ln_pos_v<S: Simd>(x: S::F) -> S::F {
         let ef = S::select(small, S::sub(ef, one), ef);
         let m = S::select(small, S::sub(S::add(m, m), one), S::sub(m, one));
         let z = S::mul(m, m);
-        let mut y = S::splat(7.037_683_6e-2);
-        for c in [
-            -1.151_461e-1,
-            1.167_699_9e-1,
-            -1.242_014_1e-1,
-            1.424_932_3e-1,
-            -1.666_805_8e-1,
-            2.000_071_5e-1,
-            -2.499_999_4e-1,
-            3.333_333e-1,
-        ] {
+        let mut y = S::splat(LN_P0);
+        for c in LN_P {
             y = S::add(S::mul(y, m), S::splat(c));
         }
         y = S::mul(y, S::mul(m, z));
-        y = S::add(y, S::mul(S::splat(-2.121_944_4e-4), ef));
+        y = S::add(y, S::mul(S::splat(LN2_LO), ef));
         y = S::add(y, S::mul(S::splat(-0.5), z));
-        S::add(S::add(m, y), S::mul(S::splat(0.693_359_4), ef))
+        S::add(S::add(m, y), S::mul(S::splat(LN2_HI), ef))
     }
 }
 

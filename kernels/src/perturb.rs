@@ -309,27 +309,8 @@ impl Backend {
         y: MatMut<'_>,
         scratch: &mut [f32],
     ) -> Result<(), KernelError> {
-        let w = w.into();
-        check_forward(&x, &w, bias, &y)?;
-        need(
-            "perturbation scratch",
-            perturbed_scratch_len(w.k()),
-            scratch.len(),
-        )?;
-        if !sigma.is_finite() {
-            return Err(KernelError::OutOfRange { what: "sigma" });
-        }
-        self.run(Perturbed {
-            x,
-            w,
-            noise: Source::Hash(noise.key()),
-            sigma,
-            bias,
-            act,
-            y,
-            scratch,
-        });
-        Ok(())
+        let noise = Source::Hash(noise.key());
+        self.perturbed(x, w.into(), noise, sigma, bias, act, y, scratch)
     }
 
     /// `Y = act(X·(W + σE)ᵀ + b)` with `E` read from `table`, a slice of
@@ -352,16 +333,32 @@ impl Backend {
         scratch: &mut [f32],
     ) -> Result<(), KernelError> {
         let w = w.into();
+        need(
+            "noise table",
+            crate::pack::packed_len(w.n(), w.k()),
+            table.len(),
+        )?;
+        self.perturbed(x, w, Source::Table(table), sigma, bias, act, y, scratch)
+    }
+
+    /// The checks and the run shared by the full-rank perturbed products.
+    #[allow(clippy::too_many_arguments)]
+    fn perturbed(
+        self,
+        x: MatRef<'_>,
+        w: Weights<'_>,
+        noise: Source<'_>,
+        sigma: f32,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: MatMut<'_>,
+        scratch: &mut [f32],
+    ) -> Result<(), KernelError> {
         check_forward(&x, &w, bias, &y)?;
         need(
             "perturbation scratch",
             perturbed_scratch_len(w.k()),
             scratch.len(),
-        )?;
-        need(
-            "noise table",
-            crate::pack::packed_len(w.n(), w.k()),
-            table.len(),
         )?;
         if !sigma.is_finite() {
             return Err(KernelError::OutOfRange { what: "sigma" });
@@ -369,7 +366,7 @@ impl Backend {
         self.run(Perturbed {
             x,
             w,
-            noise: Source::Table(table),
+            noise,
             sigma,
             bias,
             act,
