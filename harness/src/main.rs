@@ -393,7 +393,7 @@ fn main() {
             match run() {
                 Ok(r) if json => println!("{}", serde_json::to_string(&r).expect("serialise")),
                 Ok(r) => println!(
-                    "{} [{}] {} thread(s): p50 {:.0} µs, p90 {:.0}, p99 {:.0}; {:.1} MFLOP/request, \
+                    "{} [{}] {} thread(s): p50 {:.0} µs, p90 {:.0}, p99 {:.0}; {:.1} MFLOP/request performed, \
                      {:.1} GFLOP/s = {:.0}% of peak ({:.1} MFLOP unfactored: {:.0}%); {:.1} candidates; \
                      beat baseline in {:.0}% (mean gain {:.4})",
                     r.variant,

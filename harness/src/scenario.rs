@@ -85,79 +85,40 @@ impl Features {
     }
 }
 
-/// Matrix FLOPs one request performs (2·m·n·k over every dense layer and
-/// the pointer-score dot products; noise generation, tanh and copies
-/// excluded), with the evaluator's first layer factored into per-request
-/// item projections as [`crate::serve`] computes it.
-pub fn request_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> f64 {
-    flops(cfg, n, len, variant, false)
-}
-
-/// The same count for the unfactored request of DESIGN §5 (the evaluator's
-/// first layer as a 176-wide dense layer per position): the work a
-/// straightforward implementation does, ≈ 82.8 MFLOP for parallel K = 16.
-/// `standard_flops / p50` is the rate such an implementation would need to
-/// match the measured latency.
+/// Matrix FLOPs of the unfactored request of DESIGN §5 (2·m·n·k over every
+/// dense layer and the pointer-score dot products, every candidate decoded
+/// and evaluated on its own, the evaluator's first layer as a 176-wide
+/// dense layer per position): the work a straightforward implementation
+/// does, ≈ 82.8 MFLOP for parallel K = 16. `standard_flops / p50` is the
+/// rate such an implementation would need to match the measured latency.
+/// What the serving loop really performs is counted as it runs
+/// ([`crate::serve::Response::matrix_flops`]).
 pub fn standard_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> f64 {
-    flops(cfg, n, len, variant, true)
-}
-
-fn flops(cfg: &Config, n: usize, len: usize, variant: &Variant, unfactored: bool) -> f64 {
     let h = cfg.hidden as f64;
     let (nf, l) = (n as f64, len as f64);
     let dense = |m: f64, out: f64, inp: f64| 2.0 * m * out * inp;
     let h1 = cfg.eval_h1 as f64;
-    let (dx, du, pd) = (cfg.d_x as f64, cfg.d_u as f64, cfg.pos_dim as f64);
-    let eval_parts = if unfactored {
-        0.0
-    } else {
-        2.0 * dense(nf, h1, dx) + dense(1.0, h1, du) + dense(l, h1, pd)
-    };
-    let shared = dense(nf, h, (2 * cfg.d_x + cfg.d_u) as f64) + 2.0 * dense(nf, h, h) + eval_parts;
+    let shared = dense(nf, h, (2 * cfg.d_x + cfg.d_u) as f64) + 2.0 * dense(nf, h, h);
     let decode = dense(1.0, h, h + cfg.d_u as f64)
         + l * (dense(1.0, h, h) + dense(1.0, h, 2.0 * h) + 2.0 * nf * h);
-    let first = if unfactored {
-        dense(1.0, h1, cfg.eval_in() as f64)
-    } else {
-        0.0
-    };
-    let eval =
-        l * (first + dense(1.0, cfg.eval_h2 as f64, h1) + dense(1.0, 1.0, cfg.eval_h2 as f64));
-    // Factored state update for candidates sharing h0 (best-of-K, keys):
-    // one N×H×H product per request saves H×H per candidate and step.
-    let split = |shared: usize| !unfactored && shared * len.saturating_sub(1) > n;
-    let ws_saving = (l - 1.0).max(0.0) * dense(1.0, h, h);
-    let shared_decode = |shared: usize| {
-        if split(shared) {
-            (decode - ws_saving, dense(nf, h, h))
-        } else {
-            (decode, 0.0)
-        }
-    };
+    let eval = l
+        * (dense(1.0, h1, cfg.eval_in() as f64)
+            + dense(1.0, cfg.eval_h2 as f64, h1)
+            + dense(1.0, 1.0, cfg.eval_h2 as f64));
     let per_cand_w2 = 2.0 * dense(nf, h, h) + decode + eval;
-    let per_cand_keys = dense(nf, h, h) + decode + eval;
     let base = shared + decode + eval;
     match *variant {
         Variant::Baseline => base,
-        Variant::BestOfK { k } => {
-            let (dec, once) = shared_decode(k.saturating_sub(1));
-            base + once + (k as f64 - 1.0) * (dec + eval)
-        }
+        Variant::BestOfK { k } => base + (k as f64 - 1.0) * (decode + eval),
         Variant::Parallel {
             k, target, noise, ..
         } => {
-            let (dec, once) = shared_decode(k.saturating_sub(1));
             let per = match (target, noise) {
-                (crate::serve::Target::W2, _) => return base + (k as f64 - 1.0) * per_cand_w2,
-                (crate::serve::Target::Keys, crate::serve::NoiseSpec::LowRank(_)) => dec + eval,
-                (crate::serve::Target::Keys, _) => dense(nf, h, h) + dec + eval,
+                (crate::serve::Target::W2, _) => per_cand_w2,
+                (crate::serve::Target::Keys, crate::serve::NoiseSpec::LowRank(_)) => decode + eval,
+                (crate::serve::Target::Keys, _) => dense(nf, h, h) + decode + eval,
             };
-            base + once + (k as f64 - 1.0) * per
-        }
-        // Factored: one e1·εᵀ product per antithetic pair and round, then
-        // only the keys per candidate (see `serve::Ctx::serial`).
-        Variant::Serial { rounds, pairs, .. } if !unfactored => {
-            base + (rounds * pairs) as f64 * (dense(nf, h, h) + 2.0 * per_cand_keys)
+            base + (k as f64 - 1.0) * per
         }
         Variant::Serial { rounds, pairs, .. } => base + (rounds * 2 * pairs) as f64 * per_cand_w2,
         Variant::GradientExploration {
@@ -166,13 +127,7 @@ fn flops(cfg: &Config, n: usize, len: usize, variant: &Variant, unfactored: bool
             // Backward: teacher-forced decode again, its transpose, two N×H×H
             // products (dK·A, dZᵀ·e1), the evaluator on two lists.
             let grad = 2.0 * decode + 2.0 * dense(nf, h, h) + 2.0 * eval;
-            // Factored: one e1·Gᵀ product for the whole ladder.
-            let steps = if unfactored {
-                ladder as f64 * per_cand_w2
-            } else {
-                dense(nf, h, h) + ladder as f64 * per_cand_keys
-            };
-            base + grad + steps + samples as f64 * (decode + eval)
+            base + grad + ladder as f64 * per_cand_w2 + samples as f64 * (decode + eval)
         }
         Variant::Exhaustive => {
             let perms = last_kernels::select::permutation_count(n, len).unwrap_or(0) as f64;
@@ -202,7 +157,9 @@ pub struct LatencyRecord {
     pub p99_us: f64,
     /// Mean.
     pub mean_us: f64,
-    /// Matrix FLOPs per request (see [`request_flops`]).
+    /// Matrix FLOPs per request as performed, the mean of
+    /// [`crate::serve::Response::matrix_flops`] over the measured requests
+    /// (shared decoder states and evaluator rows counted once).
     pub flops_per_request: f64,
     /// `flops_per_request / p50`.
     pub gflops: f64,
@@ -263,11 +220,13 @@ pub fn bench_latency(
     }
     let mut lat = Vec::with_capacity(requests);
     let (mut cands, mut improved, mut gain) = (0usize, 0usize, 0f64);
+    let mut performed = 0u64;
     for i in 0..requests {
         let t = Instant::now();
         let r = run(i, &mut scratch).map_err(|e| e.to_string())?;
         lat.push(t.elapsed().as_secs_f64() * 1e6);
         cands += r.candidates;
+        performed += r.matrix_flops;
         improved += (r.score > r.baseline_score) as usize;
         gain += (r.score - r.baseline_score) as f64;
     }
@@ -275,7 +234,7 @@ pub fn bench_latency(
     sorted.sort_by(|a, b| a.total_cmp(b));
     let q =
         |p: f64| sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)];
-    let flops = request_flops(&cfg, scenario.n(), scenario.list_len(), &variant);
+    let flops = performed as f64 / requests as f64;
     let std_flops = standard_flops(&cfg, scenario.n(), scenario.list_len(), &variant);
     let p50 = q(0.5);
     let peak = crate::peak::peak_gflops().unwrap_or(f64::NAN);

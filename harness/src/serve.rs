@@ -210,6 +210,12 @@ pub struct Response {
     pub budget_exhausted: bool,
     /// Time spent.
     pub elapsed: Duration,
+    /// Matrix FLOPs this request performed: `2·m·n·k` of every matrix
+    /// product (dense layers, perturbed and low-rank products, the
+    /// backward pass's products) and `2·H` per pointer score; activations,
+    /// noise draws and copies excluded. Products the loop shares or skips
+    /// (shared decoder states, shared evaluator rows) are not counted.
+    pub matrix_flops: u64,
 }
 
 /// Why a request was refused. Nothing is modified on error.
@@ -282,6 +288,8 @@ struct ChunkBufs {
     lr_vt: Vec<f32>,
     lr_t: Vec<f32>,
     out_scores: Vec<f32>,
+    /// Evaluator row (prefix-tree node) of each list position.
+    node: Vec<usize>,
     /// Running sum of the evaluator's projected "items above" part.
     above: Vec<f32>,
     own_h: Vec<bool>,
@@ -291,9 +299,22 @@ struct ChunkBufs {
     err: Option<ServeError>,
     ek: Vec<f32>,
     ek_ok: Vec<bool>,
+    /// `e^{2q}` per decoder slot, and whether it is in the exponential
+    /// form's range.
     eq: Vec<f32>,
+    eq_ok: Vec<bool>,
+    /// Decoder slot of each candidate, and the first candidate of each slot
+    /// (this step's and the next step's).
+    slot: Vec<usize>,
+    rep: Vec<usize>,
+    nslot: Vec<usize>,
+    nrep: Vec<usize>,
+    /// Parent states gathered for the split state update.
+    sg: Vec<f32>,
     /// Gumbel noise of one sampling step.
     gumbel: Vec<f32>,
+    /// Matrix FLOPs of the last `chunk` / `evaluate` call.
+    flops: u64,
 }
 
 /// Request-local scratch: reuse one per serving thread; buffers grow to the
@@ -339,6 +360,8 @@ pub struct Scratch {
     list: Vec<usize>,
     /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
     zeros: Vec<pack::Block32>,
+    /// Matrix FLOPs of the current request so far.
+    flops: u64,
 }
 
 /// The evaluator's first layer split by input block, precomputed once per
@@ -378,6 +401,11 @@ struct PgBufs {
     eq: Vec<f32>,
     /// The gradient in the packed layout (f32 models).
     gpk: Vec<pack::Block32>,
+}
+
+/// Matrix FLOPs of an `m × k` by `k × n` product (`2·m·n·k`).
+fn mm(m: usize, n: usize, k: usize) -> u64 {
+    2 * (m * n * k) as u64
 }
 
 fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -431,6 +459,7 @@ impl Model {
             n,
             deadline: start + req.budget,
         };
+        scratch.flops = 0;
         ctx.encode_shared(scratch)?;
         let l = req.len;
         // Baseline first: there is always an answer. With a pool, the
@@ -522,6 +551,7 @@ impl Model {
             rounds,
             budget_exhausted: exhausted,
             elapsed: start.elapsed(),
+            matrix_flops: scratch.flops,
         })
     }
 
@@ -740,8 +770,10 @@ impl Ctx<'_, '_> {
             grow(&mut s.keys0, n * h),
         )?;
         s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
+        s.flops += mm(n, h, w) + 2 * mm(n, h, h);
         self.decoder_parts(s)?;
-        self.eval_parts(&mut s.ev)
+        s.flops += self.eval_parts(&mut s.ev)?;
+        Ok(())
     }
 
     /// `Ws [s_t; h_pick] = Ws_s·s_t + Ws_h·h_pick`: for candidates that share
@@ -769,13 +801,14 @@ impl Ctx<'_, '_> {
                 Activation::Identity,
                 MatMut::new(grow(&mut s.hw, n * h), n, h)?,
             )?;
+            s.flops += mm(n, h, h);
         }
         Ok(())
     }
 
     /// Fills [`EvalParts`] for this request (column views of the packed
-    /// first layer; see the struct docs).
-    fn eval_parts(&self, ev: &mut EvalParts) -> Result<(), ServeError> {
+    /// first layer; see the struct docs). Returns its matrix FLOPs.
+    fn eval_parts(&self, ev: &mut EvalParts) -> Result<u64, ServeError> {
         let (be, cfg) = (self.be(), &self.m.cfg);
         let (n, l, dx, du, pd, h1) = (
             self.n,
@@ -818,7 +851,7 @@ impl Ctx<'_, '_> {
         for row in cpos.chunks_exact_mut(h1) {
             row.iter_mut().zip(&ev.cu[..h1]).for_each(|(p, c)| *p += c);
         }
-        Ok(())
+        Ok(2 * mm(n, h1, dx) + mm(1, h1, du) + mm(l, h1, pd))
     }
 
     fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec, out: &mut Vec<Cand>) {
@@ -924,11 +957,13 @@ impl Ctx<'_, '_> {
             }
             _ => chunks[..nchunks].iter_mut().enumerate().for_each(job),
         }
+        let mut flops = 0;
         if lead {
             if let Some(e) = lead_buf.err.take() {
                 return Err(e);
             }
             best.set_baseline(lead_buf, l);
+            flops += lead_buf.flops;
         }
         scores.clear();
         let mut skipped = false;
@@ -939,6 +974,7 @@ impl Ctx<'_, '_> {
                 return Err(e);
             }
             if buf.ran {
+                flops += buf.flops;
                 for j in 0..cnt {
                     let sc = buf.out_scores[j];
                     best.offer(&buf.lists[j * l..(j + 1) * l], sc, first + lo + j);
@@ -949,13 +985,16 @@ impl Ctx<'_, '_> {
                 scores.extend(std::iter::repeat_n(f32::NAN, cnt));
             }
         }
+        s.flops += flops;
         Ok(skipped)
     }
 
     /// The baseline (Δθ = 0, greedy) into `s.lead`.
     fn baseline(&self, s: &mut Scratch) -> Result<(), ServeError> {
         let (_, lead, sh) = s.parts();
-        self.chunk(&[Cand::Plain], lead, &sh)
+        self.chunk(&[Cand::Plain], lead, &sh)?;
+        s.flops += s.lead.flops;
+        Ok(())
     }
 
     /// One chunk of candidates: encoder output per candidate, batched
@@ -966,6 +1005,7 @@ impl Ctx<'_, '_> {
         let (n, h, du, l) = (self.n, self.h(), self.m.cfg.d_u, self.req.len);
         let c = cands.len();
         let nh = n * h;
+        b.flops = 0;
         grow(&mut b.h, c * nh);
         grow(&mut b.keys, c * nh);
         let target = match self.req.variant {
@@ -995,6 +1035,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.h[hs..ks], n, h)?,
                         panel,
                     )?;
+                    b.flops += mm(n, h, h);
                 }
                 Cand::LowRank(nz, r, sigma) if perturb_w2 => {
                     let lr = low_rank(
@@ -1016,6 +1057,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.h[hs..ks], n, h)?,
                         grow(&mut b.lr_t, n * r),
                     )?;
+                    b.flops += mm(n, h, h) + mm(n, *r, h) + mm(n, h, *r);
                 }
                 Cand::Table(cand, sigma) if perturb_w2 => {
                     let panel = grow(&mut b.panel, perturbed_scratch_len(h));
@@ -1029,6 +1071,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.h[hs..ks], n, h)?,
                         panel,
                     )?;
+                    b.flops += mm(n, h, h);
                 }
                 Cand::Serial(q, sg) => {
                     let eq = &sh.ser_e[*q as usize * nh..(*q as usize + 1) * nh];
@@ -1064,6 +1107,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.keys[hs..ks], n, h)?,
                         panel,
                     )?;
+                    b.flops += mm(n, h, h);
                 }
                 Cand::Table(cand, sigma) if !perturb_w2 => {
                     let panel = grow(&mut b.panel, perturbed_scratch_len(h));
@@ -1077,6 +1121,7 @@ impl Ctx<'_, '_> {
                         MatMut::new(&mut b.keys[hs..ks], n, h)?,
                         panel,
                     )?;
+                    b.flops += mm(n, h, h);
                 }
                 Cand::LowRank(nz, r, sigma) if !perturb_w2 => {
                     // keys' = h·(A + σ'·U·Vᵀ)ᵀ + b = keys0 + σ'·(h·V)·Uᵀ: the shared
@@ -1091,6 +1136,7 @@ impl Ctx<'_, '_> {
                     let vpk = pack::pack_f32(&b.lr_vt[..r * h], r, h, vp)?;
                     let t = grow(&mut b.lr_t, n * r);
                     be.dense(h0, vpk, None, Activation::Identity, MatMut::new(t, n, r)?)?;
+                    b.flops += 2 * mm(n, h, r);
                     let u = &b.lr_u[..h * r];
                     for i in 0..n {
                         let (k0, kr) = (
@@ -1114,12 +1160,15 @@ impl Ctx<'_, '_> {
                 }
                 Cand::Plain | Cand::Sample(_) => b.own_k[j] = false,
                 _ if !perturb_w2 => b.own_k[j] = false,
-                _ => g.a.forward(
-                    be,
-                    MatRef::new(&b.h[hs..ks], n, h)?,
-                    Activation::Identity,
-                    MatMut::new(&mut b.keys[hs..ks], n, h)?,
-                )?,
+                _ => {
+                    g.a.forward(
+                        be,
+                        MatRef::new(&b.h[hs..ks], n, h)?,
+                        Activation::Identity,
+                        MatMut::new(&mut b.keys[hs..ks], n, h)?,
+                    )?;
+                    b.flops += mm(n, h, h);
+                }
             }
         }
         // e^{2·keys} of the candidates' own keys (the exponential form of the
@@ -1138,16 +1187,42 @@ impl Ctx<'_, '_> {
                 sh.ek0_ok
             };
         }
-        // s_0 = tanh(W0 [mean h; u])
+        // Decoder states live in *slots*. A candidate that reads the shared
+        // h0 has a state that depends only on h0, u and its picks so far, so
+        // such candidates with the same picks share one slot and its state,
+        // query and e^{2q} are computed once; a candidate with its own h
+        // always has its own slot. Every dense product is row-independent
+        // (each output row is the same sum in the same order whatever the
+        // other rows), so sharing changes no value, only the work.
         let w0in = h + du;
+        let (slot, rep) = (grow(&mut b.slot, c), grow(&mut b.rep, c));
+        let mut u = 0;
+        let mut shared_slot = None;
+        for (j, sj) in slot.iter_mut().enumerate() {
+            *sj = match shared_slot {
+                Some(sl) if !b.own_h[j] => sl,
+                _ => {
+                    rep[u] = j;
+                    if !b.own_h[j] {
+                        shared_slot = Some(u);
+                    }
+                    u += 1;
+                    u - 1
+                }
+            };
+        }
+        grow(&mut b.nslot, c);
+        grow(&mut b.nrep, c);
+        // s_0 = tanh(W0 [mean h; u]) per slot.
         let s_in = grow(&mut b.s_in, c * 2 * h);
-        for j in 0..c {
+        for sl in 0..u {
+            let j = b.rep[sl];
             let hj = if b.own_h[j] {
                 &b.h[j * nh..(j + 1) * nh]
             } else {
                 &sh.h0[..nh]
             };
-            let row = &mut s_in[j * w0in..(j + 1) * w0in];
+            let row = &mut s_in[sl * w0in..(sl + 1) * w0in];
             row[..h].fill(0.0);
             for i in 0..n {
                 for (m, v) in row[..h].iter_mut().zip(&hj[i * h..(i + 1) * h]) {
@@ -1160,10 +1235,11 @@ impl Ctx<'_, '_> {
         grow(&mut b.s, c * h);
         g.w0.forward(
             be,
-            MatRef::new(&b.s_in[..c * w0in], c, w0in)?,
+            MatRef::new(&b.s_in[..u * w0in], u, w0in)?,
             Activation::Tanh,
-            MatMut::new(&mut b.s[..c * h], c, h)?,
+            MatMut::new(&mut b.s[..u * h], u, h)?,
         )?;
+        b.flops += mm(u, h, w0in);
         // With the request's `Ws_h·h0` (see `Ctx::decoder_parts`), chunks
         // whose candidates all share h0 halve the state update; the
         // baseline (a lone `Plain`) always takes the full product, so it is
@@ -1171,24 +1247,32 @@ impl Ctx<'_, '_> {
         let split_ws = sh.hw.is_some()
             && cands.iter().all(|c| !matches!(c, Cand::Plain))
             && !b.own_h[..c].iter().any(|&o| o);
-        // Decode L steps, all candidates of the chunk batched.
+        // Decode L steps, all slots of the chunk batched.
         let taken = grow(&mut b.taken, c * n);
         taken.fill(false);
         grow(&mut b.q, c * h);
-        grow(&mut b.eq, h);
+        grow(&mut b.sg, c * h);
+        grow(&mut b.eq, c * h);
+        grow(&mut b.eq_ok, c);
         grow(&mut b.scores, n);
         grow(&mut b.lists, c * l);
         for t in 0..l {
             g.b.forward(
                 be,
-                MatRef::new(&b.s[..c * h], c, h)?,
+                MatRef::new(&b.s[..u * h], u, h)?,
                 Activation::Identity,
-                MatMut::new(&mut b.q[..c * h], c, h)?,
+                MatMut::new(&mut b.q[..u * h], u, h)?,
             )?;
+            for sl in 0..u {
+                let r = sl * h..(sl + 1) * h;
+                b.eq_ok[sl] = be.pointer_exp(&b.q[r.clone()], &mut b.eq[r])?;
+            }
+            // B·s per slot, and one H-wide score per untaken item and candidate.
+            b.flops += mm(u, h, h) + mm(c, n - t, h);
             for (j, cand) in cands.iter().enumerate() {
                 let tk = &mut b.taken[j * n..(j + 1) * n];
-                let qj = &b.q[j * h..(j + 1) * h];
-                if b.ek_ok[j] && be.pointer_exp(qj, &mut b.eq[..h])? {
+                let sl = b.slot[j];
+                if b.ek_ok[j] && b.eq_ok[sl] {
                     be.pointer_scores_exp(
                         MatRef::new(
                             if b.own_k[j] {
@@ -1199,7 +1283,7 @@ impl Ctx<'_, '_> {
                             n,
                             h,
                         )?,
-                        &b.eq[..h],
+                        &b.eq[sl * h..(sl + 1) * h],
                         &g.v,
                         Some(tk),
                         &mut b.scores[..n],
@@ -1215,7 +1299,7 @@ impl Ctx<'_, '_> {
                             n,
                             h,
                         )?,
-                        qj,
+                        &b.q[sl * h..(sl + 1) * h],
                         &g.v,
                         Some(tk),
                         &mut b.scores[..n],
@@ -1238,28 +1322,55 @@ impl Ctx<'_, '_> {
                 tk[pick] = true;
                 b.lists[j * l + t] = pick;
             }
-            if t + 1 < l && split_ws {
-                // s_{t+1} = tanh(Ws_s·s_t + b + [Ws_h·h0]_pick): the gathered
+            if t + 1 == l {
+                break;
+            }
+            // The next step's slots: a shared-h0 candidate joins the first
+            // earlier one with the same slot and pick.
+            let mut nu = 0;
+            for j in 0..c {
+                let same = |i: &usize| {
+                    !b.own_h[*i]
+                        && b.slot[*i] == b.slot[j]
+                        && b.lists[*i * l + t] == b.lists[j * l + t]
+                };
+                b.nslot[j] = match (0..j).find(same).filter(|_| !b.own_h[j]) {
+                    Some(i) => b.nslot[i],
+                    None => {
+                        b.nrep[nu] = j;
+                        nu += 1;
+                        nu - 1
+                    }
+                };
+            }
+            if split_ws {
+                // s' = tanh(Ws_s·s + b + [Ws_h·h0]_pick): the gathered
                 // per-request rows go in first, the product is added on top.
                 let hw = sh.hw.unwrap_or(&[]);
-                for j in 0..c {
-                    let pick = b.lists[j * l + t];
-                    b.q[j * h..(j + 1) * h].copy_from_slice(&hw[pick * h..(pick + 1) * h]);
+                for ns in 0..nu {
+                    let j = b.nrep[ns];
+                    let (p, pick) = (b.slot[j], b.lists[j * l + t]);
+                    b.q[ns * h..(ns + 1) * h].copy_from_slice(&hw[pick * h..(pick + 1) * h]);
+                    b.sg[ns * h..(ns + 1) * h].copy_from_slice(&b.s[p * h..(p + 1) * h]);
                 }
                 be.dense_add(
-                    MatRef::new(&b.s[..c * h], c, h)?,
+                    MatRef::new(&b.sg[..nu * h], nu, h)?,
                     g.ws.packed().columns(0, h)?,
                     Some(g.ws.bias()),
                     Activation::Tanh,
-                    MatMut::new(&mut b.q[..c * h], c, h)?,
+                    MatMut::new(&mut b.q[..nu * h], nu, h)?,
                 )?;
+                b.flops += mm(nu, h, h);
                 std::mem::swap(&mut b.s, &mut b.q);
-            } else if t + 1 < l {
+            } else {
+                // s' = tanh(Ws [s; h_pick]).
                 let s_in = &mut b.s_in[..c * 2 * h];
-                for j in 0..c {
-                    let pick = b.lists[j * l + t];
-                    s_in[j * 2 * h..j * 2 * h + h].copy_from_slice(&b.s[j * h..(j + 1) * h]);
-                    s_in[j * 2 * h + h..(j + 1) * 2 * h].copy_from_slice(if b.own_h[j] {
+                for ns in 0..nu {
+                    let j = b.nrep[ns];
+                    let (p, pick) = (b.slot[j], b.lists[j * l + t]);
+                    let row = &mut s_in[ns * 2 * h..(ns + 1) * 2 * h];
+                    row[..h].copy_from_slice(&b.s[p * h..(p + 1) * h]);
+                    row[h..].copy_from_slice(if b.own_h[j] {
                         &b.h[j * nh + pick * h..j * nh + (pick + 1) * h]
                     } else {
                         &sh.h0[pick * h..(pick + 1) * h]
@@ -1267,72 +1378,100 @@ impl Ctx<'_, '_> {
                 }
                 g.ws.forward(
                     be,
-                    MatRef::new(&b.s_in[..c * 2 * h], c, 2 * h)?,
+                    MatRef::new(&b.s_in[..nu * 2 * h], nu, 2 * h)?,
                     Activation::Tanh,
-                    MatMut::new(&mut b.s[..c * h], c, h)?,
+                    MatMut::new(&mut b.s[..nu * h], nu, h)?,
                 )?;
+                b.flops += mm(nu, h, 2 * h);
             }
+            std::mem::swap(&mut b.slot, &mut b.nslot);
+            std::mem::swap(&mut b.rep, &mut b.nrep);
+            u = nu;
         }
         let lists = std::mem::take(&mut b.lists);
         let r = self.evaluate(&lists[..c * l], c, b, sh.ev);
         b.lists = lists;
-        r
+        b.flops += r?;
+        Ok(())
     }
 
     /// Scores `count` lists of length L (row-major in `lists`) with the
     /// evaluator, one batched forward pass over all their positions (the
     /// first layer from the request's [`EvalParts`]); writes
-    /// `b.out_scores[..count]`.
+    /// `b.out_scores[..count]` and returns the matrix FLOPs.
     fn evaluate(
         &self,
         lists: &[usize],
         count: usize,
         b: &mut ChunkBufs,
         parts: &EvalParts,
-    ) -> Result<(), ServeError> {
+    ) -> Result<u64, ServeError> {
         let be = self.be();
         let cfg = &self.m.cfg;
         let ev = &self.m.eval;
         let l = self.req.len;
         let rows = count * l;
         let (h1, h2) = (cfg.eval_h1, cfg.eval_h2);
+        // Position t of a list depends only on the list's first t + 1 items,
+        // so lists sharing a prefix share those rows: each (list, position)
+        // maps to a row of the prefix tree (`node`), and only distinct rows
+        // go through the MLP. A list's prefix is looked up among the
+        // previous `PREFIX_WINDOW` lists (candidates of one chunk; neighbours
+        // in the exhaustive variant's lexicographic order). The dense layers
+        // are row-independent, so this changes no value.
+        const PREFIX_WINDOW: usize = 16;
+        let node = grow(&mut b.node, rows);
         let e1 = grow(&mut b.e1, rows * h1);
         let acc = grow(&mut b.above, h1);
+        let mut u = 0;
         for (j, list) in lists[..rows].chunks_exact(l).enumerate() {
             acc.fill(0.0);
             for (t, &item) in list.iter().enumerate() {
-                let row = &mut e1[(j * l + t) * h1..(j * l + t + 1) * h1];
-                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
-                let px = &parts.px[item * h1..(item + 1) * h1];
-                let cp = &parts.cpos[t * h1..(t + 1) * h1];
-                for (((o, x), c), a) in row.iter_mut().zip(px).zip(cp).zip(acc.iter()) {
-                    *o = (x + c + a * inv).max(0.0);
+                let shared = (j.saturating_sub(PREFIX_WINDOW)..j).rev().find(|&i| {
+                    lists[i * l + t] == item
+                        && (t == 0 || node[i * l + t - 1] == node[j * l + t - 1])
+                });
+                if let Some(i) = shared {
+                    node[j * l + t] = node[i * l + t];
+                } else {
+                    node[j * l + t] = u;
+                    let row = &mut e1[u * h1..(u + 1) * h1];
+                    let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
+                    let px = &parts.px[item * h1..(item + 1) * h1];
+                    let cp = &parts.cpos[t * h1..(t + 1) * h1];
+                    for (((o, x), c), a) in row.iter_mut().zip(px).zip(cp).zip(acc.iter()) {
+                        *o = (x + c + a * inv).max(0.0);
+                    }
+                    u += 1;
                 }
                 let pm = &parts.pm[item * h1..(item + 1) * h1];
                 acc.iter_mut().zip(pm).for_each(|(a, m)| *a += m);
             }
         }
+        // Sized for every row, not just the distinct ones, so a request
+        // with fewer shared prefixes never reallocates.
         grow(&mut b.e2, rows * h2);
         grow(&mut b.c, rows);
         ev.l2.forward(
             be,
-            MatRef::new(&b.e1[..rows * h1], rows, h1)?,
+            MatRef::new(&b.e1[..u * h1], u, h1)?,
             Activation::Relu,
-            MatMut::new(&mut b.e2[..rows * h2], rows, h2)?,
+            MatMut::new(&mut b.e2[..u * h2], u, h2)?,
         )?;
         ev.l3.forward(
             be,
-            MatRef::new(&b.e2[..rows * h2], rows, h2)?,
+            MatRef::new(&b.e2[..u * h2], u, h2)?,
             Activation::Sigmoid,
-            MatMut::new(&mut b.c[..rows], rows, 1)?,
+            MatMut::new(&mut b.c[..u], u, 1)?,
         )?;
+
         let out = grow(&mut b.out_scores, count);
         for (j, o) in out.iter_mut().enumerate() {
             *o = (0..l)
-                .map(|t| cfg.position_weight(t) * b.c[j * l + t])
+                .map(|t| cfg.position_weight(t) * b.c[b.node[j * l + t]])
                 .sum();
         }
-        Ok(())
+        Ok(mm(u, h2, h1) + mm(u, 1, h2))
     }
 
     /// Serial LAST: antithetic ES rounds on Δθ (W2), normalised steps in a
@@ -1408,6 +1547,7 @@ impl Ctx<'_, '_> {
                     eq,
                     panel,
                 )?;
+                s.flops += mm(n, h, h);
             }
             cands.clear();
             cands.extend((0..2 * pairs).map(|i| {
@@ -1517,7 +1657,18 @@ impl Ctx<'_, '_> {
         let lists = std::mem::take(&mut buf.lists);
         let r = self.evaluate(&lists[..2 * l], 2, buf, ev);
         buf.lists = lists;
-        r?;
+        let eval_flops = r?;
+        // Forward and backward products of the teacher-forced decode: W0,
+        // B, the scores and Ws per step, their transposes, and the two
+        // N×H×H products at the end.
+        let mut flops = eval_flops + 2 * (mm(1, h, h + du) + mm(h, h, n) + mm(n, h, h));
+        for t in 0..l {
+            flops += 2 * (mm(1, h, h) + mm(n - t, 1, h));
+            if t + 1 < l {
+                flops += 2 * mm(1, h, 2 * h);
+            }
+        }
+        s.flops += flops;
         // Buffers taken out of the scratch for the call (put back at the end;
         // an early error return only costs a reallocation next time).
         let mut ret = std::mem::take(&mut s.pg.ret);
@@ -1775,6 +1926,7 @@ impl Ctx<'_, '_> {
                 Activation::Identity,
                 MatMut::new(grow(&mut s.gq, n * h), n, h)?,
             )?;
+            s.flops += mm(n, h, h);
             // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.
             cands.extend(
                 (0..ladder).map(|step| Cand::Ladder(-((6 + step) as f32) * scale * norm_w / gn)),
@@ -1814,7 +1966,7 @@ impl Ctx<'_, '_> {
             let lists = std::mem::take(&mut buf.lists);
             let r = self.evaluate(&lists[..got * l], got, buf, ev);
             buf.lists = lists;
-            r?;
+            s.flops += r?;
             for j in 0..got {
                 best.offer(
                     &buf.lists[j * l..(j + 1) * l],
@@ -1890,4 +2042,74 @@ fn low_rank<'b>(
         vt: MatRef::new(&vt[..r * k_in], r, k_in)?,
         sigma: sigma / (r as f32).sqrt(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Config;
+    use crate::scenario::Features;
+
+    /// Shared decoder slots and shared evaluator rows are exact: a chunk of
+    /// candidates gives bit-identical lists and scores to running each
+    /// candidate alone, and it does share (fewer FLOPs than alone).
+    #[test]
+    fn sharing_within_a_chunk_changes_no_value() {
+        let cfg = Config::standard();
+        let model = Model::random(cfg.clone(), 11, last_kernels::Backend::detect()).unwrap();
+        let feats = Features::random(&cfg, 50, 5);
+        let par = |noise, target| Variant::Parallel {
+            k: CHUNK + 1,
+            sigma: 0.05,
+            noise,
+            target,
+        };
+        let mut checked = 0;
+        for variant in [
+            par(NoiseSpec::Gaussian, Target::Keys),
+            par(NoiseSpec::LowRank(1), Target::Keys),
+            par(NoiseSpec::Gaussian, Target::W2),
+            Variant::BestOfK { k: CHUNK + 1 },
+        ] {
+            let req = feats.request(cfg.d_x, 10, 3, variant, Duration::from_secs(10));
+            let ctx = Ctx {
+                m: &model,
+                req: &req,
+                n: 50,
+                deadline: Instant::now() + req.budget,
+            };
+            let mut s = Scratch::default();
+            ctx.encode_shared(&mut s).unwrap();
+            let mut cands = Vec::new();
+            match variant {
+                Variant::Parallel {
+                    k, sigma, noise, ..
+                } => ctx.parallel_cands(k, sigma, noise, &mut cands),
+                _ => cands.extend((1..=CHUNK as u64).map(Cand::Sample)),
+            }
+            let (_, lead, sh) = s.parts();
+            ctx.chunk(&cands, lead, &sh).unwrap();
+            let (together, scores) = (lead.lists.clone(), lead.out_scores.clone());
+            let shared_flops = lead.flops;
+            let mut alone_flops = 0;
+            for (j, c) in cands.iter().enumerate() {
+                let mut b = ChunkBufs::default();
+                ctx.chunk(std::slice::from_ref(c), &mut b, &sh).unwrap();
+                assert_eq!(
+                    b.lists[..10],
+                    together[j * 10..(j + 1) * 10],
+                    "{variant:?} #{j}"
+                );
+                assert_eq!(
+                    b.out_scores[0].to_bits(),
+                    scores[j].to_bits(),
+                    "{variant:?} #{j}"
+                );
+                alone_flops += b.flops;
+            }
+            assert!(shared_flops < alone_flops, "{variant:?}: no sharing");
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+    }
 }

@@ -117,6 +117,39 @@ fn search_finds_better_lists_than_the_baseline() {
 }
 
 #[test]
+fn matrix_flops_count_every_product_of_the_baseline() {
+    // One list shares nothing, so the count is the hand sum of its products.
+    let m = Model::random(tiny(Dtype::F32), 6, Backend::detect()).unwrap();
+    let c = &m.cfg;
+    let (n, l, h) = (20, 5, c.hidden);
+    let r = serve(&m, &Features::random(c, n, 1), l, 1, Variant::Baseline);
+    let mm = |a: usize, b: usize, k: usize| 2 * (a * b * k) as u64;
+    let encoder = mm(n, h, 2 * c.d_x + c.d_u) + 2 * mm(n, h, h);
+    let eval_parts =
+        2 * mm(n, c.eval_h1, c.d_x) + mm(1, c.eval_h1, c.d_u) + mm(l, c.eval_h1, c.pos_dim);
+    let decode = mm(1, h, h + c.d_u)
+        + (0..l).map(|t| mm(1, h, h) + mm(n - t, 1, h)).sum::<u64>()
+        + (l as u64 - 1) * mm(1, h, 2 * h);
+    let eval = mm(l, c.eval_h2, c.eval_h1) + mm(l, 1, c.eval_h2);
+    assert_eq!(r.matrix_flops, encoder + eval_parts + decode + eval);
+    // Candidates add work; candidates sharing the decoder add less.
+    let k = |noise, target| Variant::Parallel {
+        k: 9,
+        sigma: 0.3,
+        noise,
+        target,
+    };
+    let f = Features::random(c, n, 2);
+    let w2 = serve(&m, &f, l, 2, k(NoiseSpec::Gaussian, Target::W2)).matrix_flops;
+    let keys = serve(&m, &f, l, 2, k(NoiseSpec::LowRank(1), Target::Keys)).matrix_flops;
+    assert!(
+        r.matrix_flops < keys && keys < w2,
+        "{} {keys} {w2}",
+        r.matrix_flops
+    );
+}
+
+#[test]
 fn exhaustive_is_an_upper_bound() {
     let m = Model::random(tiny(Dtype::F32), 3, Backend::detect()).unwrap();
     for seed in 0..8u64 {
