@@ -2051,8 +2051,10 @@ mod tests {
     use crate::scenario::Features;
 
     /// Shared decoder slots and shared evaluator rows are exact: a chunk of
-    /// candidates gives bit-identical lists and scores to running each
-    /// candidate alone, and it does share (fewer FLOPs than alone).
+    /// candidates gives the same lists and bit-identical scores as running
+    /// each candidate alone, and it does share (fewer FLOPs than alone).
+    /// (The bit-level basis, row-independent dense products, is tested in
+    /// `tests/tests/dense.rs`.)
     #[test]
     fn sharing_within_a_chunk_changes_no_value() {
         let cfg = Config::standard();

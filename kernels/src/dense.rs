@@ -10,10 +10,17 @@
 //! ```
 //! 12 accumulators (≥ 8 independent FMA chains hide the 4-cycle latency at
 //! 2 FMA/cycle), 2 panel loads + 6 broadcasts per 12 FMAs: the loop is
-//! FMA-bound. Rows come in tiles of 6 with tail tiles of 1–5 rows; columns in
+//! FMA-bound. Rows come in tiles of 6 with tail tiles of 3–5 rows (a 1–2
+//! row remainder joins the last full tile as 4 + 3 or 4 + 4); columns in
 //! 16-wide zero-padded panels, so the column tail costs only a masked store.
 //! Loop order: panels outer, row tiles inner — one `k × 16` panel stays in L1
-//! while every row tile streams past it.
+//! while every row tile streams past it. A call with only 1–2 rows runs
+//! 4 or 2 panels per tile instead (8 chains again).
+//!
+//! Every output element is one FMA chain along `k` in order, whatever the
+//! tile: a row's result does not depend on the other rows of the call
+//! (`tests/tests/dense.rs` checks it bit for bit), which lets the serving
+//! loop compute shared rows once.
 //!
 //! ## Epilogue
 //! After the `k` loop (and an optional second, short segment used by the
@@ -212,67 +219,13 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     }
 }
 
-/// The k loop for 1–2 row tiles: four interleaved k ranges of length `q`
-/// (`[0,q)`, `[q,2q)`, …) into four accumulator sets.
-#[inline(always)]
-unsafe fn kloop_split4<S: Simd, E: PanelElem, const MR: usize>(
-    part: &mut [[[S::F; 2]; MR]; 4],
-    q: usize,
-    a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
-    b: *const E,
-    rs_b: usize,
-) {
-    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
-    unsafe {
-        for p in 0..q {
-            for (s, acc) in part.iter_mut().enumerate() {
-                let kk = s * q + p;
-                let bp = b.add(kk * rs_b);
-                let (b0, b1) = (E::load8::<S>(bp), E::load8::<S>(bp.add(8)));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let x = S::broadcast(a.add(r * rs_a + kk * cs_a));
-                    row[0] = S::fma(x, b0, row[0]);
-                    row[1] = S::fma(x, b1, row[1]);
-                }
-            }
-        }
-    }
-}
-
 /// One `MR × 16` tile: k loop(s), then bias, activation, store.
 #[inline(always)]
 pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let mut acc = [[S::zero(); 2]; MR];
-        if t.b_full && MR <= 2 && t.k >= 8 {
-            // 1–2 rows give only 2–4 independent FMA chains: split k four
-            // ways so 8–16 chains hide the FMA latency, then sum the parts.
-            let q = t.k / 4;
-            let mut part = [[[S::zero(); 2]; MR]; 4];
-            kloop_split4::<S, E, MR>(&mut part, q, t.a, t.rs_a, t.cs_a, t.b, t.rs_b);
-            let tail = t.k - 4 * q;
-            kloop::<S, E, MR, true>(
-                &mut part[0],
-                tail,
-                t.a.add(4 * q * t.cs_a),
-                t.rs_a,
-                t.cs_a,
-                t.b.add(4 * q * t.rs_b),
-                t.rs_b,
-                t.nc,
-            );
-            for r in 0..MR {
-                for h in 0..2 {
-                    acc[r][h] = S::add(
-                        S::add(part[0][r][h], part[1][r][h]),
-                        S::add(part[2][r][h], part[3][r][h]),
-                    );
-                }
-            }
-        } else if t.b_full {
+        if t.b_full {
             kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
         } else {
             kloop::<S, E, MR, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
@@ -280,6 +233,48 @@ pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
         if t.k2 > 0 {
             kloop::<S, f32, MR, true>(&mut acc, t.k2, t.a2, t.rs_a2, 1, t.b2, PANEL, PANEL);
         }
+        epilogue::<S, E, MR>(t, &acc);
+    }
+}
+
+/// 1–2 row tiles over `P` panels at once. A lone 1–2 row tile has only 2–4
+/// independent FMA chains (latency-bound at a quarter to half of the FMA
+/// rate); `MR·P = 4` gives 8. Each output is still one FMA chain along k in
+/// order, the same sum a 6-row tile computes, so a row's result never
+/// depends on how many rows share its call.
+#[inline(always)]
+unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: &[Tile<E>; P]) {
+    // SAFETY: as for `tile`: every tile's pointers cover its MR × 16 block;
+    // all P tiles share `a`, `k` and strides (built by `forward_panels`).
+    unsafe {
+        let t0 = &ts[0];
+        let mut rows = [t0.a; MR];
+        for (r, ptr) in rows.iter_mut().enumerate() {
+            *ptr = t0.a.add(r * t0.rs_a);
+        }
+        let mut acc = [[[S::zero(); 2]; MR]; P];
+        for kk in 0..t0.k {
+            for (t, accp) in ts.iter().zip(acc.iter_mut()) {
+                let bp = t.b.add(kk * t.rs_b);
+                let (b0, b1) = (E::load8::<S>(bp), E::load8::<S>(bp.add(8)));
+                for (row, ptr) in accp.iter_mut().zip(&rows) {
+                    let x = S::broadcast(ptr.add(kk * t0.cs_a));
+                    row[0] = S::fma(x, b0, row[0]);
+                    row[1] = S::fma(x, b1, row[1]);
+                }
+            }
+        }
+        for (t, accp) in ts.iter().zip(&acc) {
+            epilogue::<S, E, MR>(t, accp);
+        }
+    }
+}
+
+/// Bias, optional accumulate, activation and store of one finished tile.
+#[inline(always)]
+unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[[S::F; 2]; MR]) {
+    // SAFETY: the tile's `c` covers MR rows of `nc` columns, `bias` `nc` values.
+    unsafe {
         let bias = if t.bias.is_null() {
             [S::zero(); 2]
         } else {
@@ -298,26 +293,42 @@ pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
     }
 }
 
-/// Runs the tile over every row of `m`, 6 at a time, then the 1–5 row tail.
+/// Runs the tile over every row of `m`, 6 at a time, then the tail. A
+/// 1–2 row remainder after full tiles is merged with the last full tile
+/// and run as 4 + 3 or 4 + 4 rows, so 1–2 row tiles (few FMA chains) occur
+/// only when `m ≤ 2`.
 #[inline(always)]
 pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let mut t = t;
-        let mut i = 0;
-        while i + TILE_ROWS <= m {
+        let step = |t: &mut Tile<E>, r: usize| {
+            t.a = t.a.add(r * t.rs_a);
+            t.a2 = t.a2.wrapping_add(r * t.rs_a2);
+            t.c = t.c.add(r * t.ldc);
+        };
+        let tail = match m % TILE_ROWS {
+            r @ (1 | 2) if m > TILE_ROWS => TILE_ROWS + r,
+            r => r,
+        };
+        for _ in 0..(m - tail) / TILE_ROWS {
             tile::<S, E, TILE_ROWS>(&t);
-            t.a = t.a.add(TILE_ROWS * t.rs_a);
-            t.a2 = t.a2.wrapping_add(TILE_ROWS * t.rs_a2);
-            t.c = t.c.add(TILE_ROWS * t.ldc);
-            i += TILE_ROWS;
+            step(&mut t, TILE_ROWS);
         }
-        match m - i {
+        match tail {
             1 => tile::<S, E, 1>(&t),
             2 => tile::<S, E, 2>(&t),
             3 => tile::<S, E, 3>(&t),
             4 => tile::<S, E, 4>(&t),
             5 => tile::<S, E, 5>(&t),
+            7 | 8 => {
+                tile::<S, E, 4>(&t);
+                step(&mut t, 4);
+                match tail - 4 {
+                    3 => tile::<S, E, 3>(&t),
+                    _ => tile::<S, E, 4>(&t),
+                }
+            }
             _ => {}
         }
     }
@@ -388,6 +399,7 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     n: usize,
     k: usize,
     mut panel: impl FnMut(usize) -> *const E,
+    stable: bool,
     bias: Option<&[f32]>,
     act: Activation,
     y: &mut MatMut<'_>,
@@ -399,9 +411,9 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     }
     let ldc = y.stride();
     let c0 = y.ptr();
-    for p in 0..n.div_ceil(PANEL) {
+    let mut mk = |p: usize| {
         let j0 = p * PANEL;
-        let t = Tile {
+        Tile {
             k,
             a: x.ptr(),
             rs_a: x.stride(),
@@ -420,9 +432,27 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
             // SAFETY: j0 < n <= ldc.
             c: unsafe { c0.add(j0) },
             ldc,
-        };
-        // SAFETY: shapes checked by the caller; panels are zero padded to 16.
-        unsafe { rows::<S, E>(m, t) };
+        }
+    };
+    let np = n.div_ceil(PANEL);
+    let mut p = 0;
+    // 1–2 rows: several panels per tile when the panel pointers stay valid
+    // together (`stable`; a generator reusing one buffer is not).
+    // SAFETY (all three calls): shapes checked by the caller; panels are
+    // zero padded to 16; `stable` panels are distinct, live buffers.
+    if stable && m == 1 {
+        while p + 4 <= np {
+            unsafe { tile_wide::<S, E, 1, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
+            p += 4;
+        }
+    } else if stable && m == 2 {
+        while p + 2 <= np {
+            unsafe { tile_wide::<S, E, 2, 2>(&[mk(p), mk(p + 1)]) };
+            p += 2;
+        }
+    }
+    for p in p..np {
+        unsafe { rows::<S, E>(m, mk(p)) };
     }
 }
 
@@ -554,6 +584,7 @@ impl Kernel for Forward<'_, '_> {
                     n,
                     k,
                     |p| w.panel_ptr(p),
+                    true,
                     self.bias,
                     self.act,
                     &mut self.y,
@@ -577,6 +608,7 @@ impl Kernel for Forward<'_, '_> {
                         n,
                         k,
                         widen,
+                        false,
                         self.bias,
                         self.act,
                         &mut self.y,
@@ -588,6 +620,7 @@ impl Kernel for Forward<'_, '_> {
                     n,
                     k,
                     |p| w.panel_ptr(p),
+                    true,
                     self.bias,
                     self.act,
                     &mut self.y,

@@ -134,7 +134,17 @@ impl Perturbed<'_, '_, '_> {
         };
         // SAFETY: shapes checked by the public wrapper.
         unsafe {
-            forward_panels::<S, f32>(&self.x, n, k, gen, self.bias, self.act, &mut self.y, false)
+            forward_panels::<S, f32>(
+                &self.x,
+                n,
+                k,
+                gen,
+                false,
+                self.bias,
+                self.act,
+                &mut self.y,
+                false,
+            )
         };
     }
 }

@@ -324,3 +324,60 @@ proptest! {
         }
     }
 }
+
+/// Row independence: every output row of `dense` and `dense_add` is
+/// bit-identical to the same row computed alone, whatever the batch size
+/// and the row's place in it (f32 and f16 weights). The serving loop relies
+/// on this to share decoder states and evaluator rows between candidates
+/// without changing any value.
+fn check_row_independence(b: Backend, m: usize, n: usize, k: usize, f16: bool, seed: u64) {
+    let x = values(seed, m * k);
+    let w = values(seed ^ 1, n * k);
+    let bv = values(seed ^ 2, n);
+    let y0 = values(seed ^ 3, m * n);
+    let (mut b32, mut b16) = (
+        vec![0f32; pack::packed_len(n, k)],
+        vec![0u16; pack::packed_len(n, k)],
+    );
+    let p: last_kernels::Weights<'_> = if f16 {
+        pack::pack_f16(&w, n, k, &mut b16).unwrap().into()
+    } else {
+        pack::pack_f32(&w, n, k, &mut b32).unwrap().into()
+    };
+    for add in [false, true] {
+        let run = |rows: std::ops::Range<usize>| {
+            let r = rows.len();
+            let mut y = y0[rows.start * n..rows.end * n].to_vec();
+            let xm = MatRef::new(&x[rows.start * k..rows.end * k], r, k).unwrap();
+            let ym = MatMut::new(&mut y, r, n).unwrap();
+            if add {
+                b.dense_add(xm, p, Some(&bv), Activation::Tanh, ym).unwrap();
+            } else {
+                b.dense(xm, p, Some(&bv), Activation::Tanh, ym).unwrap();
+            }
+            y
+        };
+        let all = run(0..m);
+        for i in 0..m {
+            let one = run(i..i + 1);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&one),
+                bits(&all[i * n..(i + 1) * n]),
+                "{:?} m={m} n={n} k={k} f16={f16} add={add} row {i}",
+                b.isa()
+            );
+        }
+    }
+}
+
+#[test]
+fn rows_do_not_depend_on_the_batch() {
+    for b in backends() {
+        for m in [1, 2, 3, 7, 8, 13, 14, 50] {
+            for (n, k) in [(128, 128), (64, 128), (1, 64), (40, 33)] {
+                check_row_independence(b, m, n, k, m % 2 == 0, m as u64 * 31 + n as u64);
+            }
+        }
+    }
+}
