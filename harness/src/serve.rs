@@ -338,6 +338,8 @@ pub struct Scratch {
     /// Panel scratch for perturbed products outside a chunk.
     panel: Vec<f32>,
     h0: Vec<f32>,
+    /// `h0` packed as a weight matrix (N outputs), for low-rank key noise.
+    h0p: Vec<f32>,
     keys0: Vec<f32>,
     /// `e^{2·keys0}` for the exponential form of the pointer scores.
     ek0: Vec<f32>,
@@ -770,6 +772,15 @@ impl Ctx<'_, '_> {
             grow(&mut s.keys0, n * h),
         )?;
         s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
+        if let Variant::Parallel {
+            target: Target::Keys,
+            noise: NoiseSpec::LowRank(_),
+            ..
+        } = self.req.variant
+        {
+            let h0p = grow(&mut s.h0p, pack::packed_len(n, h));
+            pack::pack_f32(&s.h0[..n * h], n, h, h0p)?;
+        }
         s.flops += mm(n, h, w) + 2 * mm(n, h, h);
         self.decoder_parts(s)?;
         s.flops += self.eval_parts(&mut s.ev)?;
@@ -1132,10 +1143,17 @@ impl Ctx<'_, '_> {
                     let sig = *sigma / (r as f32).sqrt();
                     nz.fill(0, grow(&mut b.lr_u, h * r));
                     nz.fill((h * r) as u32, grow(&mut b.lr_vt, r * h));
-                    let vp = grow(&mut b.lr_up, pack::packed_len(r, h));
-                    let vpk = pack::pack_f32(&b.lr_vt[..r * h], r, h, vp)?;
-                    let t = grow(&mut b.lr_t, n * r);
-                    be.dense(h0, vpk, None, Activation::Identity, MatMut::new(t, n, r)?)?;
+                    // Tᵀ = Vᵀ·h0ᵀ (r × N) against the request's packed h0: an
+                    // r-row product, no packing per candidate.
+                    let h0p = pack::PackedF32::from_packed(&sh.h0p[..pack::packed_len(n, h)], n, h)?;
+                    let t = grow(&mut b.lr_t, r * n);
+                    be.dense(
+                        MatRef::new(&b.lr_vt[..r * h], r, h)?,
+                        h0p,
+                        None,
+                        Activation::Identity,
+                        MatMut::new(t, r, n)?,
+                    )?;
                     b.flops += 2 * mm(n, h, r);
                     let u = &b.lr_u[..h * r];
                     for i in 0..n {
@@ -1145,7 +1163,7 @@ impl Ctx<'_, '_> {
                         );
                         kr.copy_from_slice(k0);
                         for rr in 0..r {
-                            let a = sig * b.lr_t[i * r + rr];
+                            let a = sig * b.lr_t[rr * n + i];
                             if r == 1 {
                                 for (kv, uv) in kr.iter_mut().zip(u) {
                                     *kv += a * uv;
@@ -1989,6 +2007,7 @@ struct Shared<'a> {
     /// `h0·Ws_hᵀ` (N × H) when the request uses the split state update.
     hw: Option<&'a [f32]>,
     h0: &'a [f32],
+    h0p: &'a [f32],
     keys0: &'a [f32],
     /// `e^{2·keys0}`, valid when `ek0_ok`.
     ek0: &'a [f32],
@@ -2009,6 +2028,7 @@ impl Scratch {
             ser_e: &self.ser_e,
             hw: self.hw_ok.then_some(&self.hw[..]),
             h0: &self.h0,
+            h0p: &self.h0p,
             keys0: &self.keys0,
             ek0: &self.ek0,
             ek0_ok: self.ek0_ok,
