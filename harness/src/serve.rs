@@ -438,6 +438,19 @@ enum Cand {
     Ladder(f32),
 }
 
+/// Where a batch's baseline comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lead {
+    /// Computed before the batch (already installed in `Best`).
+    Before,
+    /// Computed into `Scratch::lead` alongside the batch's chunks (pool
+    /// only), installed before any candidate is offered.
+    Parallel,
+    /// The batch's first candidate is `Cand::Plain`: decoded with the
+    /// candidates that share its states (key noise), never skipped.
+    First,
+}
+
 struct Ctx<'m, 'r> {
     m: &'m Model,
     req: &'r Request<'r>,
@@ -464,22 +477,26 @@ impl Model {
         scratch.flops = 0;
         ctx.encode_shared(scratch)?;
         let l = req.len;
-        // Baseline first: there is always an answer. With a pool, the
-        // variants whose candidates do not depend on it (best-of-K,
-        // parallel) compute it concurrently with their first chunks and
-        // install it in `best` before any candidate is offered, so the
-        // result is the same as computing it first.
-        let overlap = pool.is_some()
-            && matches!(
-                req.variant,
-                Variant::BestOfK { .. } | Variant::Parallel { .. }
-            );
+        // Baseline first: there is always an answer. Key noise decodes it
+        // with the candidates (they share its decoder states); with a pool,
+        // the other variants whose candidates do not depend on it (best-of-K,
+        // parallel) compute it concurrently with their first chunks. Either
+        // way it is installed in `best` before any candidate is offered, so
+        // the result is the same as computing it first.
+        let lead = match req.variant {
+            Variant::Parallel {
+                target: Target::Keys,
+                ..
+            } if Instant::now() < ctx.deadline => Lead::First,
+            Variant::BestOfK { .. } | Variant::Parallel { .. } if pool.is_some() => Lead::Parallel,
+            _ => Lead::Before,
+        };
         let mut best = Best {
             list: Vec::with_capacity(l),
             score: f32::NEG_INFINITY,
             winner: 0,
         };
-        if !overlap {
+        if lead == Lead::Before {
             ctx.baseline(scratch)?;
             best.set_baseline(&scratch.lead, l);
         }
@@ -492,7 +509,7 @@ impl Model {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 cands.clear();
                 cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
-                let (ex, done) = ctx.run_batch(&cands, 1, overlap, scratch, pool, &mut best);
+                let (ex, done) = ctx.run_batch(&cands, 1, lead, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -505,7 +522,13 @@ impl Model {
             } => {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 ctx.parallel_cands(k, sigma, noise, &mut cands);
-                let (ex, done) = ctx.run_batch(&cands, 1, overlap, scratch, pool, &mut best);
+                let first = if lead == Lead::First {
+                    cands.insert(0, Cand::Plain);
+                    0
+                } else {
+                    1
+                };
+                let (ex, done) = ctx.run_batch(&cands, first, lead, scratch, pool, &mut best);
                 scratch.cands = cands;
                 exhausted = ex?;
                 candidates += done;
@@ -791,16 +814,13 @@ impl Ctx<'_, '_> {
     /// the request's `h0`, the second term is a row of `h0·Ws_hᵀ`, computed
     /// once (N·H·H multiply-adds) instead of once per candidate and step
     /// ((L−1)·H·H each). Worth it when more than N/(L−1) candidates share
-    /// h0 besides the baseline: best-of-K and key-perturbing variants.
+    /// h0 besides the baseline and their states diverge: best-of-K. (Key
+    /// noise shares states by pick prefix instead, and with the baseline,
+    /// whose states take the full product.)
     fn decoder_parts(&self, s: &mut Scratch) -> Result<(), ServeError> {
         let (n, h, l) = (self.n, self.h(), self.req.len);
         let shared = match self.req.variant {
             Variant::BestOfK { k } => k.saturating_sub(1),
-            Variant::Parallel {
-                k,
-                target: Target::Keys,
-                ..
-            } => k.saturating_sub(1),
             _ => 0,
         };
         s.hw_ok = shared * l.saturating_sub(1) > n;
@@ -897,13 +917,13 @@ impl Ctx<'_, '_> {
     }
 
     /// [`Self::run_all`] with the scratch's score buffer; returns (budget
-    /// exhausted, candidates scored).
+    /// exhausted, candidates scored, the baseline excluded).
     #[allow(clippy::too_many_arguments)]
     fn run_batch(
         &self,
         cands: &[Cand],
         first: usize,
-        lead: bool,
+        lead: Lead,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
@@ -915,45 +935,47 @@ impl Ctx<'_, '_> {
         (r, done)
     }
 
-    /// Runs `cands` (numbered from `first`) in fixed chunks, in parallel when
-    /// a pool is given, offering each list to `best`. With `lead` (pool
-    /// only), the baseline runs in the same parallel region (into
-    /// `s.lead`, never skipped) and is installed in `best` before the
-    /// candidates are offered. Returns every candidate's score in order
-    /// (NaN where the deadline skipped its chunk) and whether anything was
+    /// Runs `cands` (numbered from `first`) in chunks (see
+    /// [`Self::chunk_len`]), in parallel when a pool is given, offering each
+    /// list to `best` after the baseline is installed (see [`Lead`]).
+    /// Returns every candidate's score in order, the baseline excluded (NaN
+    /// where the deadline skipped its chunk), and whether anything was
     /// skipped.
     #[allow(clippy::too_many_arguments)]
     fn run_all(
         &self,
         cands: &[Cand],
         first: usize,
-        lead: bool,
+        lead: Lead,
         s: &mut Scratch,
         pool: Option<&rayon::ThreadPool>,
         best: &mut Best,
         scores: &mut Vec<f32>,
     ) -> Result<bool, ServeError> {
-        let nchunks = cands.len().div_ceil(CHUNK);
+        let threads = pool.map_or(1, |p| p.current_num_threads());
+        let size = self.chunk_len(cands.len(), threads);
+        let nchunks = cands.len().div_ceil(size);
         grow(&mut s.chunks, nchunks.max(1));
         let l = self.req.len;
         let (chunks, lead_buf, sh) = s.parts();
         // Each chunk records whether it ran in its own buffer (no per-call
-        // result vector); the first error in chunk order is returned.
+        // result vector); the first error in chunk order is returned. The
+        // chunk holding the baseline (`Lead::First`) always runs.
         let job = |(ci, buf): (usize, &mut ChunkBufs)| {
             buf.ran = false;
             buf.err = None;
-            if Instant::now() >= self.deadline {
+            if Instant::now() >= self.deadline && !(ci == 0 && lead == Lead::First) {
                 return;
             }
-            let lo = ci * CHUNK;
-            let hi = (lo + CHUNK).min(cands.len());
+            let lo = ci * size;
+            let hi = (lo + size).min(cands.len());
             match self.chunk(&cands[lo..hi], buf, &sh) {
                 Ok(()) => buf.ran = true,
                 Err(e) => buf.err = Some(e),
             }
         };
         match pool {
-            Some(p) if lead => {
+            Some(p) if lead == Lead::Parallel => {
                 let lead_job = || {
                     lead_buf.err = self.chunk(&[Cand::Plain], lead_buf, &sh).err();
                 };
@@ -969,35 +991,74 @@ impl Ctx<'_, '_> {
             _ => chunks[..nchunks].iter_mut().enumerate().for_each(job),
         }
         let mut flops = 0;
-        if lead {
-            if let Some(e) = lead_buf.err.take() {
-                return Err(e);
+        match lead {
+            Lead::Parallel => {
+                if let Some(e) = lead_buf.err.take() {
+                    return Err(e);
+                }
+                best.set_baseline(lead_buf, l);
+                flops += lead_buf.flops;
             }
-            best.set_baseline(lead_buf, l);
-            flops += lead_buf.flops;
+            Lead::First => {
+                // The baseline is candidate 0 of chunk 0: copy it out so the
+                // response finds it where the other paths leave it.
+                let c0 = &mut chunks[0];
+                if let Some(e) = c0.err.take() {
+                    return Err(e);
+                }
+                grow(&mut lead_buf.lists, l).copy_from_slice(&c0.lists[..l]);
+                grow(&mut lead_buf.out_scores, 1)[0] = c0.out_scores[0];
+                best.set_baseline(lead_buf, l);
+            }
+            Lead::Before => {}
         }
         scores.clear();
         let mut skipped = false;
         for (ci, buf) in chunks[..nchunks].iter_mut().enumerate() {
-            let lo = ci * CHUNK;
-            let cnt = (lo + CHUNK).min(cands.len()) - lo;
+            let lo = ci * size;
+            let cnt = (lo + size).min(cands.len()) - lo;
             if let Some(e) = buf.err.take() {
                 return Err(e);
             }
+            // Candidate 0 of a `Lead::First` batch is the baseline.
+            let j0 = usize::from(ci == 0 && lead == Lead::First);
             if buf.ran {
                 flops += buf.flops;
-                for j in 0..cnt {
+                for j in j0..cnt {
                     let sc = buf.out_scores[j];
                     best.offer(&buf.lists[j * l..(j + 1) * l], sc, first + lo + j);
                     scores.push(sc);
                 }
             } else {
                 skipped = true;
-                scores.extend(std::iter::repeat_n(f32::NAN, cnt));
+                scores.extend(std::iter::repeat_n(f32::NAN, cnt - j0));
             }
         }
         s.flops += flops;
         Ok(skipped)
+    }
+
+    /// Candidates per chunk. Every product is row-independent and shared
+    /// decoder states are exact, so chunking never changes a result: it
+    /// trades sharing and matrix height against cache footprint. Candidates
+    /// that share h0 (best-of-K, key noise) keep only their keys, if any,
+    /// and gain from sharing, so they split evenly over the threads in one
+    /// chunk each; candidates with their own encoder output (N·H floats of
+    /// h, keys and e^{2k} each) go [`CHUNK`] at a time.
+    fn chunk_len(&self, cands: usize, threads: usize) -> usize {
+        let shared_h0 = matches!(
+            self.req.variant,
+            Variant::BestOfK { .. }
+                | Variant::Parallel {
+                    target: Target::Keys,
+                    ..
+                }
+        );
+        if shared_h0 {
+            cands.div_ceil(threads.max(1)).clamp(1, 4 * CHUNK)
+        } else {
+            CHUNK
+        }
     }
 
     /// The baseline (Δθ = 0, greedy) into `s.lead`.
@@ -1573,7 +1634,7 @@ impl Ctx<'_, '_> {
                 Cand::Serial((i / 2) as u32, sign * scale)
             }));
             let before = best.score;
-            match self.run_all(&cands, 1 + done, false, s, pool, best, &mut scores) {
+            match self.run_all(&cands, 1 + done, Lead::Before, s, pool, best, &mut scores) {
                 Ok(skipped) => {
                     done += scores.iter().filter(|v| !v.is_nan()).count();
                     r += 1;
@@ -1954,7 +2015,7 @@ impl Ctx<'_, '_> {
         cands.extend((0..samples).map(|c| Cand::Sample(1 + c as u64)));
         // Ladder steps and samples in one batch (numbered as before: steps
         // 1..=ladder, samples after).
-        let (skipped, n) = self.run_batch(&cands, 1 + ladder - steps, false, s, pool, best);
+        let (skipped, n) = self.run_batch(&cands, 1 + ladder - steps, Lead::Before, s, pool, best);
         s.cands = cands;
         done += n;
         Ok((done, skipped?))
