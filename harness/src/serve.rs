@@ -446,8 +446,8 @@ enum Lead {
     /// Computed into `Scratch::lead` alongside the batch's chunks (pool
     /// only), installed before any candidate is offered.
     Parallel,
-    /// The batch's first candidate is `Cand::Plain`: decoded with the
-    /// candidates that share its states (key noise), never skipped.
+    /// The batch's first candidate is `Cand::Plain`, decoded in the first
+    /// chunk (sharing states with key-noise candidates), never skipped.
     First,
 }
 
@@ -477,17 +477,15 @@ impl Model {
         scratch.flops = 0;
         ctx.encode_shared(scratch)?;
         let l = req.len;
-        // Baseline first: there is always an answer. Key noise decodes it
-        // with the candidates (they share its decoder states); with a pool,
-        // the other variants whose candidates do not depend on it (best-of-K,
-        // parallel) compute it concurrently with their first chunks. Either
-        // way it is installed in `best` before any candidate is offered, so
-        // the result is the same as computing it first.
+        // Baseline first: there is always an answer. Parallel LAST decodes
+        // it as candidate 0 of its batch (key noise shares its decoder
+        // states; with W2 noise it fills the first chunk, balancing the
+        // threads); with a pool, best-of-K computes it concurrently with its
+        // first chunks. Either way it is installed in `best` before any
+        // candidate is offered, so the result is the same as computing it
+        // first.
         let lead = match req.variant {
-            Variant::Parallel {
-                target: Target::Keys,
-                ..
-            } if Instant::now() < ctx.deadline => Lead::First,
+            Variant::Parallel { .. } if Instant::now() < ctx.deadline => Lead::First,
             Variant::BestOfK { .. } | Variant::Parallel { .. } if pool.is_some() => Lead::Parallel,
             _ => Lead::Before,
         };
