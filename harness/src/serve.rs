@@ -475,7 +475,7 @@ impl Model {
             deadline: start + req.budget,
         };
         scratch.flops = 0;
-        ctx.encode_shared(scratch)?;
+        ctx.encode_shared(scratch, pool)?;
         let l = req.len;
         // Baseline first: there is always an answer. Parallel LAST decodes
         // it as candidate 0 of its batch (key noise shares its decoder
@@ -603,7 +603,7 @@ impl Model {
             n,
             deadline: Instant::now() + req.budget,
         };
-        ctx.encode_shared(scratch)?;
+        ctx.encode_shared(scratch, None)?;
         let loss = ctx.policy_gradient(list, gamma, scratch)?;
         let hh = self.cfg.hidden * self.cfg.hidden;
         grad.clear();
@@ -744,12 +744,19 @@ impl Ctx<'_, '_> {
         self.m.cfg.hidden
     }
 
-    /// `e1 = ReLU(W1 [x_i; u; mean x])`, and for key-perturbing variants the
-    /// shared `h` and keys.
-    fn encode_shared(&self, s: &mut Scratch) -> Result<(), ServeError> {
+    /// The per-request encoder outputs (`e1`, `h0 = ReLU(P)` with its
+    /// pre-activation `P = e1·W2ᵀ + b`, keys, `e^{2·keys}`, the evaluator's
+    /// item projections) and the other per-request parts. Everything up to
+    /// the item projections is row-wise, so with a pool the items are split
+    /// in two halves that run on two threads (the products are
+    /// row-independent: the same values either way).
+    fn encode_shared(
+        &self,
+        s: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<(), ServeError> {
         let (n, dx, du, h) = (self.n, self.m.cfg.d_x, self.m.cfg.d_u, self.h());
-        let w = 2 * dx + du;
-        let enc = grow(&mut s.enc_in, n * w);
+        let (w, h1) = (2 * dx + du, self.m.cfg.eval_h1);
         let mean = grow(&mut s.mean, dx);
         mean.fill(0.0);
         for i in 0..n {
@@ -758,41 +765,30 @@ impl Ctx<'_, '_> {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n as f32);
-        for i in 0..n {
-            let row = &mut enc[i * w..(i + 1) * w];
-            row[..dx].copy_from_slice(self.req.items.row(i));
-            row[dx..dx + du].copy_from_slice(self.req.user);
-            row[dx + du..].copy_from_slice(mean);
-        }
-        let g = &self.m.gen;
-        let be = self.be();
-        let fwd = |l: &Layer, x: &[f32], act, y: &mut [f32]| -> Result<(), ServeError> {
-            Ok(l.forward(be, MatRef::new(x, n, l.k)?, act, MatMut::new(y, n, l.n)?)?)
+        let rows = EncRows {
+            enc: grow(&mut s.enc_in, n * w),
+            e1: grow(&mut s.e1, n * h),
+            h0pre: grow(&mut s.h0pre, n * h),
+            h0: grow(&mut s.h0, n * h),
+            keys0: grow(&mut s.keys0, n * h),
+            ek0: grow(&mut s.ek0, n * h),
+            px: grow(&mut s.ev.px, n * h1),
+            pm: grow(&mut s.ev.pm, n * h1),
         };
-        fwd(
-            &g.w1,
-            &s.enc_in[..n * w],
-            Activation::Relu,
-            grow(&mut s.e1, n * h),
-        )?;
-        // h0 = ReLU(P) with the pre-activation P = e1·W2ᵀ + b kept for
-        // gradient exploration's steps (same values as the fused ReLU).
-        fwd(
-            &g.w2,
-            &s.e1[..n * h],
-            Activation::Identity,
-            grow(&mut s.h0pre, n * h),
-        )?;
-        for (o, p) in grow(&mut s.h0, n * h).iter_mut().zip(&s.h0pre[..n * h]) {
-            *o = p.max(0.0);
-        }
-        fwd(
-            &g.a,
-            &s.h0[..n * h],
-            Activation::Identity,
-            grow(&mut s.keys0, n * h),
-        )?;
-        s.ek0_ok = be.pointer_exp(&s.keys0[..n * h], grow(&mut s.ek0, n * h))?;
+        let mean = &s.mean[..dx];
+        s.ek0_ok = match pool {
+            Some(p) if n >= 4 * last_kernels::TILE_ROWS => {
+                let (a, b) = rows.split(n / 2, w, h, h1);
+                let (ra, rb) = p.install(|| {
+                    rayon::join(
+                        || self.encode_rows(0, a, mean),
+                        || self.encode_rows(n / 2, b, mean),
+                    )
+                });
+                ra? && rb?
+            }
+            _ => self.encode_rows(0, rows, mean)?,
+        };
         if let Variant::Parallel {
             target: Target::Keys,
             noise: NoiseSpec::LowRank(_),
@@ -802,10 +798,52 @@ impl Ctx<'_, '_> {
             let h0p = grow(&mut s.h0p, pack::packed_len(n, h));
             pack::pack_f32(&s.h0[..n * h], n, h, h0p)?;
         }
-        s.flops += mm(n, h, w) + 2 * mm(n, h, h);
+        s.flops += mm(n, h, w) + 2 * mm(n, h, h) + 2 * mm(n, h1, dx);
         self.decoder_parts(s)?;
         s.flops += self.eval_parts(&mut s.ev)?;
         Ok(())
+    }
+
+    /// The row-wise encoder for items `lo..lo + m` (`m` = the rows of `r`);
+    /// returns whether every key is in the exponential form's range.
+    fn encode_rows(&self, lo: usize, r: EncRows<'_>, mean: &[f32]) -> Result<bool, ServeError> {
+        let (dx, du, h) = (self.m.cfg.d_x, self.m.cfg.d_u, self.h());
+        let w = 2 * dx + du;
+        let m = r.e1.len() / h;
+        for (i, row) in r.enc.chunks_exact_mut(w).enumerate() {
+            row[..dx].copy_from_slice(self.req.items.row(lo + i));
+            row[dx..dx + du].copy_from_slice(self.req.user);
+            row[dx + du..].copy_from_slice(mean);
+        }
+        let (g, be) = (&self.m.gen, self.be());
+        let fwd = |l: &Layer, x: &[f32], act, y: &mut [f32]| -> Result<(), ServeError> {
+            Ok(l.forward(be, MatRef::new(x, m, l.k)?, act, MatMut::new(y, m, l.n)?)?)
+        };
+        fwd(&g.w1, r.enc, Activation::Relu, r.e1)?;
+        // h0 = ReLU(P), P kept for gradient exploration's steps (the same
+        // values as the fused ReLU).
+        fwd(&g.w2, r.e1, Activation::Identity, r.h0pre)?;
+        for (o, p) in r.h0.iter_mut().zip(r.h0pre.iter()) {
+            *o = p.max(0.0);
+        }
+        fwd(&g.a, r.h0, Activation::Identity, r.keys0)?;
+        let ok = be.pointer_exp(r.keys0, r.ek0)?;
+        // The evaluator's first layer, item blocks (see `EvalParts`).
+        let it = self.req.items;
+        let items = MatRef::with_stride(&it.data()[lo * it.stride()..], m, dx, it.stride())?;
+        let l1 = self.m.eval.l1.packed();
+        let h1 = self.m.cfg.eval_h1;
+        let id = Activation::Identity;
+        be.dense(
+            items,
+            l1.columns(0, dx)?,
+            None,
+            id,
+            MatMut::new(r.px, m, h1)?,
+        )?;
+        let wm = l1.columns(dx + du, 2 * dx + du)?;
+        be.dense(items, wm, None, id, MatMut::new(r.pm, m, h1)?)?;
+        Ok(ok)
     }
 
     /// `Ws [s_t; h_pick] = Ws_s·s_t + Ws_h·h_pick`: for candidates that share
@@ -835,32 +873,15 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
-    /// Fills [`EvalParts`] for this request (column views of the packed
-    /// first layer; see the struct docs). Returns its matrix FLOPs.
+    /// Fills the per-request rows of [`EvalParts`] (`cu`, `cpos`; the item
+    /// projections come from [`Self::encode_rows`]). Returns the matrix
+    /// FLOPs.
     fn eval_parts(&self, ev: &mut EvalParts) -> Result<u64, ServeError> {
         let (be, cfg) = (self.be(), &self.m.cfg);
-        let (n, l, dx, du, pd, h1) = (
-            self.n,
-            self.req.len,
-            cfg.d_x,
-            cfg.d_u,
-            cfg.pos_dim,
-            cfg.eval_h1,
-        );
+        let (l, dx, du, pd, h1) = (self.req.len, cfg.d_x, cfg.d_u, cfg.pos_dim, cfg.eval_h1);
         let l1 = &self.m.eval.l1;
         let w = l1.packed();
         let id = Activation::Identity;
-        let px = grow(&mut ev.px, n * h1);
-        be.dense(
-            self.req.items,
-            w.columns(0, dx)?,
-            None,
-            id,
-            MatMut::new(px, n, h1)?,
-        )?;
-        let pm = grow(&mut ev.pm, n * h1);
-        let wm = w.columns(dx + du, 2 * dx + du)?;
-        be.dense(self.req.items, wm, None, id, MatMut::new(pm, n, h1)?)?;
         let cu = grow(&mut ev.cu, h1);
         be.dense(
             MatRef::new(self.req.user, 1, du)?,
@@ -880,7 +901,7 @@ impl Ctx<'_, '_> {
         for row in cpos.chunks_exact_mut(h1) {
             row.iter_mut().zip(&ev.cu[..h1]).for_each(|(p, c)| *p += c);
         }
-        Ok(2 * mm(n, h1, dx) + mm(1, h1, du) + mm(l, h1, pd))
+        Ok(mm(1, h1, du) + mm(l, h1, pd))
     }
 
     fn parallel_cands(&self, k: usize, sigma: f32, noise: NoiseSpec, out: &mut Vec<Cand>) {
@@ -1204,7 +1225,8 @@ impl Ctx<'_, '_> {
                     nz.fill((h * r) as u32, grow(&mut b.lr_vt, r * h));
                     // Tᵀ = Vᵀ·h0ᵀ (r × N) against the request's packed h0: an
                     // r-row product, no packing per candidate.
-                    let h0p = pack::PackedF32::from_packed(&sh.h0p[..pack::packed_len(n, h)], n, h)?;
+                    let h0p =
+                        pack::PackedF32::from_packed(&sh.h0p[..pack::packed_len(n, h)], n, h)?;
                     let t = grow(&mut b.lr_t, r * n);
                     be.dense(
                         MatRef::new(&b.lr_vt[..r * h], r, h)?,
@@ -2056,6 +2078,55 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// Row blocks of the per-request encoder buffers (see
+/// [`Ctx::encode_rows`]).
+struct EncRows<'a> {
+    enc: &'a mut [f32],
+    e1: &'a mut [f32],
+    h0pre: &'a mut [f32],
+    h0: &'a mut [f32],
+    keys0: &'a mut [f32],
+    ek0: &'a mut [f32],
+    px: &'a mut [f32],
+    pm: &'a mut [f32],
+}
+
+impl<'a> EncRows<'a> {
+    /// Splits after `rows` rows (input width `w`, hidden `h`, evaluator `h1`).
+    fn split(self, rows: usize, w: usize, h: usize, h1: usize) -> (Self, Self) {
+        let (enc, enc2) = self.enc.split_at_mut(rows * w);
+        let (e1, e12) = self.e1.split_at_mut(rows * h);
+        let (h0pre, h0pre2) = self.h0pre.split_at_mut(rows * h);
+        let (h0, h02) = self.h0.split_at_mut(rows * h);
+        let (keys0, keys02) = self.keys0.split_at_mut(rows * h);
+        let (ek0, ek02) = self.ek0.split_at_mut(rows * h);
+        let (px, px2) = self.px.split_at_mut(rows * h1);
+        let (pm, pm2) = self.pm.split_at_mut(rows * h1);
+        (
+            EncRows {
+                enc,
+                e1,
+                h0pre,
+                h0,
+                keys0,
+                ek0,
+                px,
+                pm,
+            },
+            EncRows {
+                enc: enc2,
+                e1: e12,
+                h0pre: h0pre2,
+                h0: h02,
+                keys0: keys02,
+                ek0: ek02,
+                px: px2,
+                pm: pm2,
+            },
+        )
+    }
+}
+
 /// Shared, read-only encoder outputs of a request.
 struct Shared<'a> {
     e1: &'a [f32],
@@ -2160,7 +2231,7 @@ mod tests {
                 deadline: Instant::now() + req.budget,
             };
             let mut s = Scratch::default();
-            ctx.encode_shared(&mut s).unwrap();
+            ctx.encode_shared(&mut s, None).unwrap();
             let mut cands = Vec::new();
             match variant {
                 Variant::Parallel {

@@ -181,7 +181,8 @@ fn deterministic_across_runs_and_thread_counts() {
         })
         .collect();
     for seed in 0..6u64 {
-        let f = Features::random(&m.cfg, 20, seed);
+        // N ≥ 24 also splits the encoder's rows over the pool's threads.
+        let f = Features::random(&m.cfg, 20 + 2 * seed as usize, seed);
         for v in variants() {
             let req = f.request(m.cfg.d_x, 5, seed, v, LONG);
             let first = m.serve(&req, &mut Scratch::default(), None).unwrap();
@@ -189,8 +190,20 @@ fn deterministic_across_runs_and_thread_counts() {
             for p in &pools {
                 let r = m.serve(&req, &mut scratch, Some(p)).unwrap();
                 assert_eq!(
-                    (r.list.clone(), r.score, r.winner),
-                    (first.list.clone(), first.score, first.winner),
+                    (
+                        &r.list,
+                        r.score,
+                        r.winner,
+                        &r.baseline_list,
+                        r.baseline_score
+                    ),
+                    (
+                        &first.list,
+                        first.score,
+                        first.winner,
+                        &first.baseline_list,
+                        first.baseline_score
+                    ),
                     "{v:?}"
                 );
             }
