@@ -6,11 +6,17 @@
 //! list the **evaluator** scores highest — never one scoring below the
 //! baseline (ties keep the baseline). The model is only borrowed.
 //!
-//! Determinism: candidates are processed in fixed chunks of [`CHUNK`]
-//! whatever the thread count, and every kernel computes each row
-//! independently of the others in its call, so a given seed and input give
-//! the same list on 1 or many threads (unless the budget cuts the search
-//! short, which depends on time by design).
+//! Determinism: every kernel computes each row independently of the others
+//! in its call (the same operations in the same order), so splitting work
+//! into chunks or over threads, and sharing a row between candidates that
+//! need the same one, changes no value: a given seed and input give the same
+//! list on 1 or many threads (unless the budget cuts the search short, which
+//! depends on time by design).
+//!
+//! Sharing within a request: candidates that read the request's `h0` and
+//! have picked the same items so far have the same decoder state, so it is
+//! computed once (a *slot* per distinct prefix); lists that share a prefix
+//! share its evaluator rows.
 
 use crate::model::{Layer, Model};
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
@@ -20,7 +26,8 @@ use last_kernels::{pack, Activation, KernelError, MatMut, MatRef};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-/// Candidates per work unit (fixed, so results do not depend on threads).
+/// Candidates per work unit for candidates with their own encoder output
+/// (a cache-footprint choice; results never depend on it).
 pub const CHUNK: usize = 8;
 /// Largest N the exhaustive variant accepts.
 pub const EXHAUSTIVE_MAX_N: usize = 10;
