@@ -130,12 +130,8 @@ impl NoiseKey {
             let h1 = hash_v::<S>(S::uxor(idx, S::usplat(self.k1)));
             let bits = if self.gaussian {
                 let h2 = hash_v::<S>(S::uxor(idx, S::usplat(self.k2)));
-                let m = S::usplat(BYTE_PAIRS);
-                let s = S::uadd(
-                    S::uadd(S::uand(h1, m), S::uand(S::ushr::<8>(h1), m)),
-                    S::uadd(S::uand(h2, m), S::uand(S::ushr::<8>(h2), m)),
-                );
-                let t = S::uadd(S::uand(s, S::usplat(0xffff)), S::ushr::<16>(s));
+                // The same integer as the scalar byte sums.
+                let t = S::uadd(S::byte_sum(h1), S::byte_sum(h2));
                 let e = S::mul(
                     S::sub(S::u_to_f(t), S::splat(IH8_MEAN)),
                     S::splat(IH8_INV_STD),

@@ -91,6 +91,8 @@ pub(crate) trait Simd: Copy {
     unsafe fn uand(a: Self::U, b: Self::U) -> Self::U;
     unsafe fn ushr<const N: i32>(a: Self::U) -> Self::U;
     unsafe fn ushl<const N: i32>(a: Self::U) -> Self::U;
+    /// The sum of each lane's four bytes (exact; at most 1020).
+    unsafe fn byte_sum(a: Self::U) -> Self::U;
     /// Converts lanes holding values below 2³¹ to f32 (exact below 2²⁴).
     unsafe fn u_to_f(a: Self::U) -> Self::F;
     /// Bit-casts.

@@ -10,6 +10,7 @@
 //! | `broadcast` | `ld1r` | load + duplicate in one op |
 //! | `load_f16` | `ldr q` + `fcvtl` / `fcvtl2` | base-ARMv8 widening, exact, no FP16 extension needed |
 //! | `umul` | `mul v.4s` | low 32 bits for the counter hash |
+//! | `byte_sum` | `uaddlp` (bytes) + `uaddlp` (halfwords) | pairwise widening adds: 2 ops per register |
 //!
 //! The 6 × 16 register tile uses 24 of the 32 vector registers for
 //! accumulators, 4 for the weight panel row and 1 for the broadcast.
@@ -205,6 +206,13 @@ impl Simd for NeonV {
     #[inline(always)]
     unsafe fn ushl<const N: i32>(a: U) -> U {
         unsafe { (vshlq_n_u32::<N>(a.0), vshlq_n_u32::<N>(a.1)) }
+    }
+    #[inline(always)]
+    unsafe fn byte_sum(a: U) -> U {
+        unsafe {
+            let s = |v: uint32x4_t| vpaddlq_u16(vpaddlq_u8(vreinterpretq_u8_u32(v)));
+            (s(a.0), s(a.1))
+        }
     }
     #[inline(always)]
     unsafe fn u_to_f(a: U) -> F {
