@@ -329,7 +329,9 @@ struct ChunkBufs {
 /// nothing. Δθ lives here and nowhere else.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
-    enc_in: Vec<f32>,
+    /// `[u; mean x]` and `c = W1_u·u + W1_m·mean x + b1` (see `encode_shared`).
+    ux: Vec<f32>,
+    c1: Vec<f32>,
     mean: Vec<f32>,
     e1: Vec<f32>,
     /// `e1·W2ᵀ + b` (before the ReLU).
@@ -772,8 +774,21 @@ impl Ctx<'_, '_> {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n as f32);
+        // W1 [x_i; u; mean x] + b = W1_x·x_i + c: the user and mean-item
+        // blocks are the same for every item, so their product is one row.
+        let ux = grow(&mut s.ux, du + dx);
+        ux[..du].copy_from_slice(self.req.user);
+        ux[du..].copy_from_slice(&s.mean[..dx]);
+        let w1 = &self.m.gen.w1;
+        self.be().dense(
+            MatRef::new(&s.ux[..du + dx], 1, du + dx)?,
+            w1.packed().columns(dx, w)?,
+            Some(w1.bias()),
+            Activation::Identity,
+            MatMut::new(grow(&mut s.c1, h), 1, h)?,
+        )?;
+        let c1 = &s.c1[..h];
         let rows = EncRows {
-            enc: grow(&mut s.enc_in, n * w),
             e1: grow(&mut s.e1, n * h),
             h0pre: grow(&mut s.h0pre, n * h),
             h0: grow(&mut s.h0, n * h),
@@ -782,19 +797,18 @@ impl Ctx<'_, '_> {
             px: grow(&mut s.ev.px, n * h1),
             pm: grow(&mut s.ev.pm, n * h1),
         };
-        let mean = &s.mean[..dx];
         s.ek0_ok = match pool {
             Some(p) if n >= 4 * last_kernels::TILE_ROWS => {
-                let (a, b) = rows.split(n / 2, w, h, h1);
+                let (a, b) = rows.split(n / 2, h, h1);
                 let (ra, rb) = p.install(|| {
                     rayon::join(
-                        || self.encode_rows(0, a, mean),
-                        || self.encode_rows(n / 2, b, mean),
+                        || self.encode_rows(0, a, c1),
+                        || self.encode_rows(n / 2, b, c1),
                     )
                 });
                 ra? && rb?
             }
-            _ => self.encode_rows(0, rows, mean)?,
+            _ => self.encode_rows(0, rows, c1)?,
         };
         if let Variant::Parallel {
             target: Target::Keys,
@@ -805,28 +819,30 @@ impl Ctx<'_, '_> {
             let h0p = grow(&mut s.h0p, pack::packed_len(n, h));
             pack::pack_f32(&s.h0[..n * h], n, h, h0p)?;
         }
-        s.flops += mm(n, h, w) + 2 * mm(n, h, h) + 2 * mm(n, h1, dx);
+        s.flops += mm(1, h, du + dx) + mm(n, h, dx) + 2 * mm(n, h, h) + 2 * mm(n, h1, dx);
         self.decoder_parts(s)?;
         s.flops += self.eval_parts(&mut s.ev)?;
         Ok(())
     }
 
-    /// The row-wise encoder for items `lo..lo + m` (`m` = the rows of `r`);
-    /// returns whether every key is in the exponential form's range.
-    fn encode_rows(&self, lo: usize, r: EncRows<'_>, mean: &[f32]) -> Result<bool, ServeError> {
+    /// The row-wise encoder for items `lo..lo + m` (`m` = the rows of `r`),
+    /// given the items' shared first-layer row `c1`; returns whether every
+    /// key is in the exponential form's range.
+    fn encode_rows(&self, lo: usize, r: EncRows<'_>, c1: &[f32]) -> Result<bool, ServeError> {
         let (dx, du, h) = (self.m.cfg.d_x, self.m.cfg.d_u, self.h());
-        let w = 2 * dx + du;
         let m = r.e1.len() / h;
-        for (i, row) in r.enc.chunks_exact_mut(w).enumerate() {
-            row[..dx].copy_from_slice(self.req.items.row(lo + i));
-            row[dx..dx + du].copy_from_slice(self.req.user);
-            row[dx + du..].copy_from_slice(mean);
-        }
         let (g, be) = (&self.m.gen, self.be());
+        let it = self.req.items;
+        let items = MatRef::with_stride(&it.data()[lo * it.stride()..], m, dx, it.stride())?;
+        // e1 = ReLU(W1_x·x_i + c1).
+        for row in r.e1.chunks_exact_mut(h) {
+            row.copy_from_slice(c1);
+        }
+        let w1x = g.w1.packed().columns(0, dx)?;
+        be.dense_add(items, w1x, None, Activation::Relu, MatMut::new(r.e1, m, h)?)?;
         let fwd = |l: &Layer, x: &[f32], act, y: &mut [f32]| -> Result<(), ServeError> {
             Ok(l.forward(be, MatRef::new(x, m, l.k)?, act, MatMut::new(y, m, l.n)?)?)
         };
-        fwd(&g.w1, r.enc, Activation::Relu, r.e1)?;
         // h0 = ReLU(P), P kept for gradient exploration's steps (the same
         // values as the fused ReLU).
         fwd(&g.w2, r.e1, Activation::Identity, r.h0pre)?;
@@ -836,8 +852,6 @@ impl Ctx<'_, '_> {
         fwd(&g.a, r.h0, Activation::Identity, r.keys0)?;
         let ok = be.pointer_exp(r.keys0, r.ek0)?;
         // The evaluator's first layer, item blocks (see `EvalParts`).
-        let it = self.req.items;
-        let items = MatRef::with_stride(&it.data()[lo * it.stride()..], m, dx, it.stride())?;
         let l1 = self.m.eval.l1.packed();
         let h1 = self.m.cfg.eval_h1;
         let id = Activation::Identity;
@@ -2088,7 +2102,6 @@ impl Ctx<'_, '_> {
 /// Row blocks of the per-request encoder buffers (see
 /// [`Ctx::encode_rows`]).
 struct EncRows<'a> {
-    enc: &'a mut [f32],
     e1: &'a mut [f32],
     h0pre: &'a mut [f32],
     h0: &'a mut [f32],
@@ -2099,9 +2112,8 @@ struct EncRows<'a> {
 }
 
 impl<'a> EncRows<'a> {
-    /// Splits after `rows` rows (input width `w`, hidden `h`, evaluator `h1`).
-    fn split(self, rows: usize, w: usize, h: usize, h1: usize) -> (Self, Self) {
-        let (enc, enc2) = self.enc.split_at_mut(rows * w);
+    /// Splits after `rows` rows (hidden `h`, evaluator `h1`).
+    fn split(self, rows: usize, h: usize, h1: usize) -> (Self, Self) {
         let (e1, e12) = self.e1.split_at_mut(rows * h);
         let (h0pre, h0pre2) = self.h0pre.split_at_mut(rows * h);
         let (h0, h02) = self.h0.split_at_mut(rows * h);
@@ -2111,7 +2123,6 @@ impl<'a> EncRows<'a> {
         let (pm, pm2) = self.pm.split_at_mut(rows * h1);
         (
             EncRows {
-                enc,
                 e1,
                 h0pre,
                 h0,
@@ -2121,7 +2132,6 @@ impl<'a> EncRows<'a> {
                 pm,
             },
             EncRows {
-                enc: enc2,
                 e1: e12,
                 h0pre: h0pre2,
                 h0: h02,

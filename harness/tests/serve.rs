@@ -124,7 +124,8 @@ fn matrix_flops_count_every_product_of_the_baseline() {
     let (n, l, h) = (20, 5, c.hidden);
     let r = serve(&m, &Features::random(c, n, 1), l, 1, Variant::Baseline);
     let mm = |a: usize, b: usize, k: usize| 2 * (a * b * k) as u64;
-    let encoder = mm(n, h, 2 * c.d_x + c.d_u) + 2 * mm(n, h, h);
+    // W1 as an item product plus one shared row (user and mean item).
+    let encoder = mm(n, h, c.d_x) + mm(1, h, c.d_u + c.d_x) + 2 * mm(n, h, h);
     let eval_parts =
         2 * mm(n, c.eval_h1, c.d_x) + mm(1, c.eval_h1, c.d_u) + mm(l, c.eval_h1, c.pos_dim);
     let decode = mm(1, h, h + c.d_u)
