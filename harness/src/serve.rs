@@ -1151,6 +1151,7 @@ impl Ctx<'_, '_> {
                 }
                 Cand::LowRank(nz, r, sigma) if perturb_w2 => {
                     let lr = low_rank(
+                        be,
                         &mut b.lr_u,
                         &mut b.lr_up,
                         &mut b.lr_vt,
@@ -1242,8 +1243,8 @@ impl Ctx<'_, '_> {
                     // order than the fused low-rank kernel would (deterministic).
                     let r = *r;
                     let sig = *sigma / (r as f32).sqrt();
-                    nz.fill(0, grow(&mut b.lr_u, h * r));
-                    nz.fill((h * r) as u32, grow(&mut b.lr_vt, r * h));
+                    be.noise_fill(nz, 0, grow(&mut b.lr_u, h * r));
+                    be.noise_fill(nz, (h * r) as u32, grow(&mut b.lr_vt, r * h));
                     // Tᵀ = Vᵀ·h0ᵀ (r × N) against the request's packed h0: an
                     // r-row product, no packing per candidate.
                     let h0p =
@@ -2190,6 +2191,7 @@ impl Scratch {
 /// standard deviation σ as full-rank noise.
 #[allow(clippy::too_many_arguments)]
 fn low_rank<'b>(
+    be: last_kernels::Backend,
     u: &'b mut Vec<f32>,
     up: &'b mut Vec<f32>,
     vt: &'b mut Vec<f32>,
@@ -2200,8 +2202,8 @@ fn low_rank<'b>(
     k_in: usize,
 ) -> Result<LowRank<'b>, ServeError> {
     let uu = grow(u, n_out * r);
-    nz.fill(0, uu);
-    nz.fill((n_out * r) as u32, grow(vt, r * k_in));
+    be.noise_fill(nz, 0, uu);
+    be.noise_fill(nz, (n_out * r) as u32, grow(vt, r * k_in));
     let upk = grow(up, pack::packed_len(n_out, r));
     let u = pack::pack_f32(&u[..n_out * r], n_out, r, upk)?;
     Ok(LowRank {

@@ -12,7 +12,8 @@
 //! * Rademacher: ±1 from the top bit of one hash.
 //! * Antithetic: candidates `2i` and `2i+1` share a draw with opposite signs.
 
-use crate::simd::Simd;
+use crate::simd::{Kernel, Simd};
+use crate::Backend;
 
 /// Which distribution [`Noise`] draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +99,55 @@ impl Noise {
         for (i, o) in out.iter_mut().enumerate() {
             *o = key.value(offset.wrapping_add(i as u32));
         }
+    }
+}
+
+/// [`Noise::fill`] as a kernel: the vector path draws 8 elements at a time.
+struct Fill<'o> {
+    key: NoiseKey,
+    offset: u32,
+    out: &'o mut [f32],
+}
+
+impl Kernel for Fill<'_> {
+    type Output = ();
+    fn scalar(self) {
+        for (i, o) in self.out.iter_mut().enumerate() {
+            *o = self.key.value(self.offset.wrapping_add(i as u32));
+        }
+    }
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(self) {
+        let n = self.out.len();
+        let op = self.out.as_mut_ptr();
+        let mut j = 0;
+        // SAFETY: stores stay below n = out.len(); the rest is register-only
+        // arithmetic under `S`'s target features.
+        unsafe {
+            while j < n {
+                let base = S::usplat(self.offset.wrapping_add(j as u32));
+                let v = self.key.value_v::<S>(S::uadd(S::uiota(), base));
+                let w = (n - j).min(8);
+                if w == 8 {
+                    S::store(op.add(j), v);
+                } else {
+                    S::store_partial(op.add(j), v, w);
+                }
+                j += 8;
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// `out[i]` = element `offset + i` (wrapping) of `noise`'s stream:
+    /// [`Noise::fill`], bit-identical, 8 elements at a time.
+    pub fn noise_fill(self, noise: &Noise, offset: u32, out: &mut [f32]) {
+        self.run(Fill {
+            key: noise.key(),
+            offset,
+            out,
+        });
     }
 }
 
