@@ -1082,9 +1082,10 @@ impl Ctx<'_, '_> {
     /// decoder states are exact, so chunking never changes a result: it
     /// trades sharing and matrix height against cache footprint. Candidates
     /// that share h0 (best-of-K, key noise) keep only their keys, if any,
-    /// and gain from sharing, so they split evenly over the threads in one
-    /// chunk each; candidates with their own encoder output (N·H floats of
-    /// h, keys and e^{2k} each) go [`CHUNK`] at a time.
+    /// and gain from sharing, so they split evenly over the threads, up to
+    /// 2·[`CHUNK`] per chunk (the budget is checked between chunks);
+    /// candidates with their own encoder output (N·H floats of h, keys and
+    /// e^{2k} each) go [`CHUNK`] at a time.
     fn chunk_len(&self, cands: usize, threads: usize) -> usize {
         let shared_h0 = matches!(
             self.req.variant,
@@ -1095,7 +1096,7 @@ impl Ctx<'_, '_> {
                 }
         );
         if shared_h0 {
-            cands.div_ceil(threads.max(1)).clamp(1, 4 * CHUNK)
+            cands.div_ceil(threads.max(1)).clamp(1, 2 * CHUNK)
         } else {
             CHUNK
         }
