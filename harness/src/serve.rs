@@ -275,7 +275,7 @@ pub enum ServeError {
     Kernel(#[from] KernelError),
 }
 
-/// Per-chunk work buffers (one chunk = up to [`CHUNK`] candidates).
+/// Per-chunk work buffers (one chunk = the candidates `Ctx::chunk_len` groups).
 #[derive(Debug, Default, Clone)]
 struct ChunkBufs {
     h: Vec<f32>,
