@@ -12,7 +12,7 @@
 //! * Rademacher: ±1 from the top bit of one hash.
 //! * Antithetic: candidates `2i` and `2i+1` share a draw with opposite signs.
 
-use crate::simd::{Kernel, Simd};
+use crate::simd::{fill_indexed, Kernel, Simd};
 use crate::Backend;
 
 /// Which distribution [`Noise`] draws from.
@@ -118,23 +118,11 @@ impl Kernel for Fill<'_> {
     }
     #[inline(always)]
     unsafe fn simd<S: Simd>(self) {
-        let n = self.out.len();
-        let op = self.out.as_mut_ptr();
-        let mut j = 0;
-        // SAFETY: stores stay below n = out.len(); the rest is register-only
-        // arithmetic under `S`'s target features.
+        let key = self.key;
+        // SAFETY: the caller guarantees `S`'s target features.
         unsafe {
-            while j < n {
-                let base = S::usplat(self.offset.wrapping_add(j as u32));
-                let v = self.key.value_v::<S>(S::uadd(S::uiota(), base));
-                let w = (n - j).min(8);
-                if w == 8 {
-                    S::store(op.add(j), v);
-                } else {
-                    S::store_partial(op.add(j), v, w);
-                }
-                j += 8;
-            }
+            let off = S::usplat(self.offset);
+            fill_indexed::<S>(self.out, |i| key.value_v::<S>(S::uadd(i, off)))
         }
     }
 }

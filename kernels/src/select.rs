@@ -22,7 +22,7 @@
 
 use crate::math::{exp, ln, ln_pos_v};
 use crate::rng::{hash_v, splitmix64, uniform01, UNIFORM_TAG};
-use crate::simd::{Kernel, Simd};
+use crate::simd::{fill_indexed, Kernel, Simd};
 use crate::{Backend, KernelError};
 
 /// `true` if `a` ranks strictly above `b` in the total order of the module
@@ -147,33 +147,22 @@ impl Kernel for GumbelNoise<'_> {
     }
     #[inline(always)]
     unsafe fn simd<S: Simd>(self) {
-        let n = self.out.len();
-        let op = self.out.as_mut_ptr();
         let k = splitmix64(self.seed ^ splitmix64(self.stream ^ UNIFORM_TAG));
-        // SAFETY: stores stay below n = out.len(); the rest is register-only
-        // arithmetic under `S`'s target features. Both logarithms see
-        // positive normal inputs (u ∈ [2⁻²⁴, 1 − 2⁻²⁴], −ln u ∈ [6·10⁻⁸, 17]),
-        // the domain where `ln_pos_v` equals the scalar `ln` bit for bit.
+        // SAFETY: the caller guarantees `S`'s target features; the rest is
+        // register-only arithmetic. Both logarithms see positive normal
+        // inputs (u ∈ [2⁻²⁴, 1 − 2⁻²⁴], −ln u ∈ [6·10⁻⁸, 17]), the domain
+        // where `ln_pos_v` equals the scalar `ln` bit for bit.
         unsafe {
             let (lo, hi) = (S::usplat(k as u32), S::usplat((k >> 32) as u32));
             let sign = S::u_as_f(S::usplat(0x8000_0000));
-            let mut j = 0;
-            while j < n {
-                let idx = S::uadd(S::uiota(), S::usplat(j as u32));
+            fill_indexed::<S>(self.out, |idx| {
                 let h = hash_v::<S>(S::uxor(hash_v::<S>(S::uxor(idx, lo)), hi));
                 let u = S::mul(
                     S::add(S::u_to_f(S::ushr::<9>(h)), S::splat(0.5)),
                     S::splat(1.0 / 8_388_608.0),
                 );
-                let g = S::xor(ln_pos_v::<S>(S::xor(ln_pos_v::<S>(u), sign)), sign);
-                let w = (n - j).min(8);
-                if w == 8 {
-                    S::store(op.add(j), g);
-                } else {
-                    S::store_partial(op.add(j), g, w);
-                }
-                j += 8;
-            }
+                S::xor(ln_pos_v::<S>(S::xor(ln_pos_v::<S>(u), sign)), sign)
+            })
         }
     }
 }

@@ -26,6 +26,33 @@ pub(crate) trait Kernel {
     unsafe fn simd<S: Simd>(self) -> Self::Output;
 }
 
+/// Writes `out[j..j + 8] = f(j, j+1, …, j+7)` for every `j` in steps of 8
+/// (the last block partial): the driver of every kernel whose element `i`
+/// is a pure function of the index `i` (noise streams).
+///
+/// # Safety
+/// The CPU supports the features `S` uses.
+#[inline(always)]
+pub(crate) unsafe fn fill_indexed<S: Simd>(out: &mut [f32], f: impl Fn(S::U) -> S::F) {
+    let n = out.len();
+    let op = out.as_mut_ptr();
+    let mut j = 0;
+    // SAFETY: stores stay below n = out.len(); `f` is register-only arithmetic
+    // under `S`'s target features (the caller's guarantee).
+    unsafe {
+        while j < n {
+            let v = f(S::uadd(S::uiota(), S::usplat(j as u32)));
+            let w = (n - j).min(8);
+            if w == 8 {
+                S::store(op.add(j), v);
+            } else {
+                S::store_partial(op.add(j), v, w);
+            }
+            j += 8;
+        }
+    }
+}
+
 /// 8-lane f32 / u32 vector operations. All functions are `unsafe` because
 /// they may only run where the ISA's features are enabled; pointer functions
 /// additionally require their pointers to be valid for the lanes they touch.
