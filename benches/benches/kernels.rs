@@ -25,11 +25,11 @@ fn data(len: usize, salt: u64) -> Vec<f32> {
 }
 
 fn shapes() -> Vec<(usize, usize, usize)> {
-    let mut v: Vec<_> = last::bench::SCENARIO_SHAPES
+    let mut v: Vec<_> = last::bench::kernels::SCENARIO_SHAPES
         .iter()
         .map(|&(m, n, k, _)| (m, n, k))
         .collect();
-    v.extend(last::bench::grid());
+    v.extend(last::bench::kernels::grid());
     let mut seen = std::collections::HashSet::new();
     v.retain(|s| seen.insert(*s));
     v
@@ -37,7 +37,7 @@ fn shapes() -> Vec<(usize, usize, usize)> {
 
 fn dense(c: &mut Criterion) {
     let be = Backend::detect();
-    match last::peak::peak_gflops() {
+    match last::bench::peak::peak_gflops() {
         Some(p) => println!(
             "isa {} · measured single-core FMA peak {p:.1} GFLOP/s",
             be.isa()

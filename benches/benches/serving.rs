@@ -5,8 +5,8 @@
 //! --scenario` command measures the same requests with percentiles.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use last::bench::scenario::Features;
 use last::model::{Config, Model};
-use last::scenario::Features;
 use last::serve::{Scratch, Variant};
 use last_kernels::Backend;
 use std::hint::black_box;
@@ -20,7 +20,7 @@ fn serving(c: &mut Criterion) {
         .collect();
     let small: Vec<Features> = (0..8).map(|i| Features::random(&cfg, 8, 200 + i)).collect();
     // The soak's mix: every variant with the standard knobs (exhaustive on N = 8).
-    let variants = last::soak::mix();
+    let variants = last::bench::soak::mix();
     let mut g = c.benchmark_group("serve_standard");
     g.sample_size(20).measurement_time(Duration::from_secs(3));
     for (v, _n, len) in variants {

@@ -2,8 +2,8 @@
 //! (for instruction counting under callgrind):
 //! `icount_serve VARIANT WARMUP REPS` with VARIANT one of baseline,
 //! best-of-16, parallel, parallel-table, parallel-lowrank, parallel-keys, gradient, serial.
+use last::bench::scenario::Features;
 use last::model::{Config, Model};
-use last::scenario::Features;
 use last::serve::{NoiseSpec, Scratch, Target, Variant};
 use std::time::Duration;
 

@@ -7,8 +7,8 @@
 //! at the machine (timer interrupts every 4 ms here, and the cache refills
 //! a request pays after one) rather than at the loop.
 //! `cargo run --release -p last --example tail`
+use last::bench::scenario::Features;
 use last::model::{Config, Model};
-use last::scenario::Features;
 use last::serve::{Scratch, Variant};
 use std::time::{Duration, Instant};
 

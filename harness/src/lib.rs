@@ -1,37 +1,40 @@
-//! # last — Learning At Serving Time, the harness
+//! # last — Learning At Serving Time
 //!
-//! The std side of the project, on the [`last_kernels`] kernels:
+//! Re-ranking with a request-specific offset Δθ searched at serving time,
+//! on the [`last_kernels`] kernels. The library has two layers:
 //!
-//! * serving: [`model`] (generator + evaluator, safetensors + JSON),
-//!   [`serve`] (every LAST variant under a latency budget),
-//!   [`noise_table`] (the shared pre-drawn noise);
-//! * data: [`data`] (LETOR and WSCD readers), [`world`] (the embedded
-//!   synthetic world), [`sources`] (MSLR and WSCD datasets), [`dataset`],
-//!   [`sim`] (ground-truth click models);
-//! * learning and judging: [`train`], [`eval`] (the honest comparison),
-//!   [`metrics`], [`plot`], [`pipeline`] (what `last demo/train/eval` run);
-//! * measuring: [`bench`], [`scenario`], [`peak`], [`soak`].
+//! * **serving** (always built; with `default-features = false` it is all
+//!   there is): [`model`] (generator + evaluator, safetensors + JSON, the
+//!   shared noise table) and [`serve`] (every LAST variant under a latency
+//!   budget, one [`serve::Scratch`] per serving thread);
+//! * **tools** (feature `tools`, on by default): [`data`] (LETOR and WSCD
+//!   readers, datasets, the embedded synthetic world, click simulators),
+//!   [`train`] (evaluator and generator training), [`eval`] (the honest
+//!   comparison, metrics, plots), [`bench`] (kernel and latency benchmarks,
+//!   the peak probe, the soak run), [`pipeline`] (what `last demo`, `train`
+//!   and `eval` run), [`progress`] and [`rng`].
+//!
+//! The `peers` feature adds the `gemm` and `matrixmultiply` crates to the
+//! kernel benchmark.
 #![deny(missing_docs)]
 
-pub mod bench;
-pub mod data;
-pub mod dataset;
-pub mod eval;
-pub mod metrics;
 pub mod model;
-pub mod noise_table;
-pub mod peak;
-pub mod pipeline;
-pub mod plot;
-pub mod progress;
-pub mod rng;
-pub mod scenario;
 pub mod serve;
-pub mod sim;
-pub mod soak;
-pub mod sources;
+
+#[cfg(feature = "tools")]
+pub mod bench;
+#[cfg(feature = "tools")]
+pub mod data;
+#[cfg(feature = "tools")]
+pub mod eval;
+#[cfg(feature = "tools")]
+pub mod pipeline;
+#[cfg(feature = "tools")]
+pub mod progress;
+#[cfg(feature = "tools")]
+pub mod rng;
+#[cfg(feature = "tools")]
 pub mod train;
-pub mod world;
 
 pub use last_kernels;
 

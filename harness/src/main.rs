@@ -1,7 +1,7 @@
 //! The `last` command line.
 
 use clap::{Parser, Subcommand};
-use last::bench::{run_kernels, Suite};
+use last::bench::kernels::{run_kernels, Suite};
 use last::eval::{evaluate, EvalOptions, Report};
 use last::pipeline::{load, train, Source};
 use std::path::PathBuf;
@@ -124,7 +124,7 @@ impl DataArgs {
             }
         };
         match self.data.as_str() {
-            "synthetic" => Ok(Source::Synthetic(last::world::WorldSpec::default())),
+            "synthetic" => Ok(Source::Synthetic(last::data::world::WorldSpec::default())),
             "mslr" | "letor" => {
                 let (train, test) = files("mslr")?;
                 Ok(Source::Letor { train, test })
@@ -261,7 +261,10 @@ fn main() {
             let t = Instant::now();
             let run = || -> Result<(), String> {
                 let o = eval.options()?;
-                let data = load(&Source::Synthetic(last::world::WorldSpec::default()), 1)?;
+                let data = load(
+                    &Source::Synthetic(last::data::world::WorldSpec::default()),
+                    1,
+                )?;
                 eprintln!("{}", data.notes.join("\n"));
                 let (m, summary) = train(&data, &last::train::TrainOptions::default(), be)?;
                 let model_dir = out.join("model");
@@ -355,7 +358,7 @@ fn main() {
             if seconds == 0 || threads == 0 || threads > 64 {
                 fail("--seconds must be ≥ 1 and --threads in 1..=64");
             }
-            match last::soak::soak(Duration::from_secs(seconds), threads, be) {
+            match last::bench::soak::soak(Duration::from_secs(seconds), threads, be) {
                 Ok(r) => {
                     println!("{}", serde_json::to_string_pretty(&r).expect("serialise"));
                     if r.errors > 0 || !r.model_unchanged {
@@ -367,7 +370,7 @@ fn main() {
         }
         Cmd::Info => {
             println!("isa: {}", be.isa());
-            match last::peak::peak_gflops() {
+            match last::bench::peak::peak_gflops() {
                 Some(p) => println!("peak_gflops (1 core, fp32 FMA probe): {p:.1}"),
                 None => println!("peak_gflops: no probe for this CPU"),
             }
@@ -381,14 +384,14 @@ fn main() {
             threads,
             json,
         } => {
-            let run = || -> Result<last::scenario::LatencyRecord, String> {
-                let sc = last::scenario::Scenario::from_name(&scenario)
+            let run = || -> Result<last::bench::scenario::LatencyRecord, String> {
+                let sc = last::bench::scenario::Scenario::from_name(&scenario)
                     .ok_or_else(|| format!("unknown scenario {scenario:?} (standard, small)"))?;
                 let v = parse_variant(&variant, k)?;
                 if requests == 0 || threads == 0 {
                     return Err("--requests and --threads must be ≥ 1".into());
                 }
-                last::scenario::bench_latency(sc, v, requests, threads, be)
+                last::bench::scenario::bench_latency(sc, v, requests, threads, be)
             };
             match run() {
                 Ok(r) if json => println!("{}", serde_json::to_string(&r).expect("serialise")),

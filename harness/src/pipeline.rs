@@ -1,7 +1,7 @@
 //! The steps behind `last demo`, `last train` and `last eval`: build a
 //! dataset from its source, train evaluator then generator, save, evaluate.
 
-use crate::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::model::Model;
 use crate::train::{
     train_evaluator, train_generator, EvalTrainReport, GenTrainReport, TrainOptions,
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub enum Source {
     /// The embedded synthetic world.
-    Synthetic(crate::world::WorldSpec),
+    Synthetic(crate::data::world::WorldSpec),
     /// LETOR files (MSLR-style): train and test.
     Letor {
         /// Training file.
@@ -34,12 +34,12 @@ pub enum Source {
 /// Builds the dataset of a source (deterministic for a seed).
 pub fn load(source: &Source, seed: u64) -> Result<Dataset, String> {
     match source {
-        Source::Synthetic(spec) => Ok(crate::world::build(spec)),
+        Source::Synthetic(spec) => Ok(crate::data::world::build(spec)),
         Source::Letor { train, test } => {
-            crate::sources::letor(train, test, seed).map_err(|e| e.to_string())
+            crate::data::sources::letor(train, test, seed).map_err(|e| e.to_string())
         }
         Source::Wscd { train, test } => {
-            crate::sources::wscd(train, test, seed).map_err(|e| e.to_string())
+            crate::data::sources::wscd(train, test, seed).map_err(|e| e.to_string())
         }
     }
 }

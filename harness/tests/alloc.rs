@@ -4,8 +4,8 @@
 //! that wraps the system one; this file holds a single test so no other
 //! test thread allocates while it counts.
 
+use last::bench::scenario::Features;
 use last::model::{Config, Model};
-use last::scenario::Features;
 use last::serve::{NoiseSpec, Scratch, Target, Variant};
 use last_kernels::Backend;
 use std::alloc::{GlobalAlloc, Layout, System};

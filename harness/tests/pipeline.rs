@@ -1,10 +1,10 @@
 //! End to end: a tiny synthetic world is trained and evaluated; the real
 //! data samples (when `../shared/data` exists) load into valid datasets.
 
+use last::data::world::WorldSpec;
 use last::eval::{evaluate, EvalOptions};
 use last::pipeline::{load, train, Source};
 use last::train::TrainOptions;
-use last::world::WorldSpec;
 use std::path::PathBuf;
 use std::time::Duration;
 

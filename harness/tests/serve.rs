@@ -3,8 +3,8 @@
 //! bound, lists are valid, results are deterministic across thread counts,
 //! bad input gets typed errors, and weights survive a save/load round trip.
 
+use last::bench::scenario::Features;
 use last::model::{Config, Dtype, Model};
-use last::scenario::Features;
 use last::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
 use last_kernels::{Backend, MatRef};
 use std::time::Duration;

@@ -10,7 +10,11 @@
 
 use std::io::{self, BufRead};
 
+pub mod dataset;
 pub mod letor;
+pub mod sim;
+pub mod sources;
+pub mod world;
 pub mod wscd;
 
 pub use letor::{read_groups, read_letor_file, LetorQuery, LetorReader};

@@ -4,7 +4,7 @@
 //! (with the `peers` feature) the `gemm` and `matrixmultiply` crates on the
 //! same shapes.
 
-use crate::peak::time_per_call;
+use crate::bench::peak::time_per_call;
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
@@ -325,7 +325,7 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
     // The probe is re-measured beside every shape: this VM's clock drifts by
     // ±20 % over seconds, so a fraction against a probe taken minutes
     // earlier would measure the drift, not the kernel.
-    let probe = || crate::peak::peak_gflops().unwrap_or(f64::NAN);
+    let probe = || crate::bench::peak::peak_gflops().unwrap_or(f64::NAN);
     let samples = 11;
     let mut shapes: Vec<(usize, usize, usize)> = SCENARIO_SHAPES
         .iter()

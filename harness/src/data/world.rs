@@ -16,10 +16,10 @@
 //!   exploration, top-L shown, clicks sampled from the hidden model.
 //! * **Labels** (for NDCG / MAP): `round(4·attractiveness / 0.9)`, 0–4.
 
-use crate::dataset::{Dataset, Instance, Log};
+use crate::data::dataset::{Dataset, Instance, Log};
+use crate::data::sim::{ClickModel, Truth};
 use crate::model::{Config, Dtype};
 use crate::rng::Rng;
-use crate::sim::{ClickModel, Truth};
 
 /// Sizes of the synthetic world.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 //! bytes unchanged, no memory growth after warm-up, and tail latency that
 //! does not drift between the start and the end of the run.
 
+use crate::bench::scenario::Features;
 use crate::model::{Config, Model};
-use crate::scenario::Features;
 use crate::serve::{NoiseSpec, Scratch, Target, Variant};
 use last_kernels::Backend;
 use serde::Serialize;
@@ -86,7 +86,7 @@ pub fn mix() -> Vec<(Variant, usize, usize)> {
 }
 
 fn q(sorted: &[f64], p: f64) -> f64 {
-    crate::metrics::quantile(sorted, p).unwrap_or(0.0)
+    crate::eval::metrics::quantile(sorted, p).unwrap_or(0.0)
 }
 
 /// Runs the soak for `duration` on `threads` threads (warm-up: the first

@@ -3,7 +3,7 @@
 //! with no plotting crate or external tool in the build.
 //!
 //! ```
-//! use last::plot::{line_chart_svg, Series};
+//! use last::eval::plot::{line_chart_svg, Series};
 //!
 //! let last = Series {
 //!     name: "LAST".to_string(),

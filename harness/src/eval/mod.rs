@@ -11,12 +11,15 @@
 //! step scale) are chosen on the **validation** split, by its ground-truth
 //! reward, before the test split is touched.
 
-use crate::dataset::{Dataset, Instance};
-use crate::metrics::{self, Interval};
+pub mod metrics;
+pub mod plot;
+
+use crate::data::dataset::{Dataset, Instance};
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
 use crate::train::{predict_logs, rollout, EvalPass, Pick, TrainError};
+use metrics::Interval;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -640,9 +643,9 @@ impl Report {
                 names.push(p.variant.clone());
             }
         }
-        let mut series: Vec<crate::plot::Series> = names
+        let mut series: Vec<crate::eval::plot::Series> = names
             .iter()
-            .map(|n| crate::plot::Series {
+            .map(|n| crate::eval::plot::Series {
                 name: n.clone(),
                 points: self
                     .sweep
@@ -663,13 +666,13 @@ impl Report {
                 .iter()
                 .filter(|r| r.variant == "generator" || r.variant == "initial")
             {
-                series.push(crate::plot::Series {
+                series.push(crate::eval::plot::Series {
                     name: format!("{} (no search)", r.variant),
                     points: vec![(lo, r.gt_reward), (hi, r.gt_reward)],
                 });
             }
         }
-        crate::plot::line_chart_svg(
+        crate::eval::plot::line_chart_svg(
             &format!(
                 "{}: ground-truth expected clicks vs latency budget (one thread)",
                 self.dataset

@@ -15,7 +15,7 @@
 //!   ideal ranking and the relevant count are known.
 //!
 //! ```
-//! use last::metrics::{auc, ndcg_at, quantile};
+//! use last::eval::metrics::{auc, ndcg_at, quantile};
 //!
 //! // Served list with labels 3, 0, 2 chosen from a pool labelled 3, 2, 0, 0.
 //! let ndcg = ndcg_at(&[3.0, 0.0, 2.0], &[3.0, 2.0, 0.0, 0.0], 3);

@@ -10,7 +10,7 @@
 //! After each optimiser step the touched layers are re-packed (a few
 //! microseconds at these sizes).
 
-use crate::dataset::{Dataset, Instance, Log};
+use crate::data::dataset::{Dataset, Instance, Log};
 use crate::model::{Layer, Model, ModelError};
 use crate::progress::Progress;
 use crate::rng::Rng;
@@ -738,7 +738,7 @@ pub struct EvalTrainReport {
 }
 
 fn mean_logloss(p: &[f32], y: &[bool]) -> f64 {
-    crate::metrics::log_loss(p, y).unwrap_or(f64::NAN)
+    crate::eval::metrics::log_loss(p, y).unwrap_or(f64::NAN)
 }
 
 /// Trains the evaluator on `data.train_logs`, early-stopping on
@@ -940,8 +940,8 @@ pub fn train_generator(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::sim::Truth;
     use crate::model::Config;
-    use crate::sim::Truth;
 
     fn tiny() -> (Model, Instance) {
         let cfg = Config {

@@ -8,7 +8,7 @@
 //! of one query drawn without replacement (seeded); user features are
 //! `[1, ln(docs in query)/5]`. The initial ranker is ridge regression on
 //! the train-split labels (λ = 10). Ground truth: the cascade PBM of
-//! [`crate::sim`] with examination `1/(t+1)`, attractiveness
+//! [`crate::data::sim`] with examination `1/(t+1)`, attractiveness
 //! `0.05 + 0.9·(2^label − 1)/15`, a stop probability of 0.3 after a click
 //! and a 0.5 penalty on near-duplicates (documents with the same sign
 //! pattern on 4 fixed random projections of their standardised features).
@@ -27,11 +27,11 @@
 //! sessions for validation) scores any ordering by expected clicks; labels
 //! for NDCG / MAP are `4·attractiveness` (MAP counts ≥ 1 as relevant).
 
+use crate::data::dataset::{Dataset, Instance, Log};
+use crate::data::sim::{fit_pbm, ClickModel, Observed, Truth};
 use crate::data::{read_letor_file, read_wscd_file, DataError, LetorQuery, Session};
-use crate::dataset::{Dataset, Instance, Log};
 use crate::model::{Config, Dtype};
 use crate::rng::Rng;
-use crate::sim::{fit_pbm, ClickModel, Observed, Truth};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -228,8 +228,8 @@ pub fn letor(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError>
     let test = make(&te, 10, "test");
     let mut lr = rng.fork(9);
     let sc_of = |inst: &Instance, i: usize| score(&inst.items[i * d..(i + 1) * d]) / temp;
-    let train_logs = crate::world::logs(&train, 8, len, &judge, sc_of, &mut lr);
-    let valid_logs = crate::world::logs(&valid, 2, len, &judge, sc_of, &mut lr);
+    let train_logs = crate::data::world::logs(&train, 8, len, &judge, sc_of, &mut lr);
+    let valid_logs = crate::data::world::logs(&valid, 2, len, &judge, sc_of, &mut lr);
     Ok(Dataset {
         name: "mslr".into(),
         cfg: Config {

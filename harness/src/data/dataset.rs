@@ -1,11 +1,11 @@
 //! What training and evaluation run on: re-ranking **instances** (one
 //! request's user, candidates, initial list and hidden ground truth), the
 //! **logs** an evaluator learns from, and the split into train, validation
-//! and test. Builders for each source live beside it ([`crate::world`] for
-//! the embedded synthetic world; LETOR and WSCD in [`crate::sources`]).
+//! and test. Builders for each source live beside it ([`crate::data::world`] for
+//! the embedded synthetic world; LETOR and WSCD in [`crate::data::sources`]).
 
+use crate::data::sim::{ClickModel, Truth};
 use crate::model::Config;
-use crate::sim::{ClickModel, Truth};
 use last_kernels::MatRef;
 
 /// One re-ranking request with everything needed to measure it.

@@ -1,0 +1,173 @@
+//! safetensors + JSON storage of a model pair.
+
+use super::{Config, Dtype, Evaluator, Generator, Layer, Model, ModelError};
+use last_kernels::Backend;
+use std::path::Path;
+
+impl Model {
+    /// Writes `DIR/model.safetensors` (f32 tensors, or f16 when the config
+    /// says so) and `DIR/config.json`.
+    pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
+        use safetensors::tensor::TensorView;
+        use safetensors::Dtype as St;
+        let io = |path: &Path, source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let f16 = self.cfg.dtype == Dtype::F16;
+        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut put = |name: String, shape: Vec<usize>, vals: &[f32]| {
+            let bytes = if f16 {
+                vals.iter()
+                    .flat_map(|v| half::f16::from_f32(*v).to_bits().to_le_bytes())
+                    .collect()
+            } else {
+                vals.iter().flat_map(|v| v.to_le_bytes()).collect()
+            };
+            owned.push((name, shape, bytes));
+        };
+        for (name, l) in self.layers() {
+            put(format!("{name}.weight"), vec![l.n, l.k], &l.w);
+            put(format!("{name}.bias"), vec![l.n], &l.b);
+        }
+        put("gen.v".into(), vec![self.gen.v.len()], &self.gen.v);
+        put(
+            "eval.pos".into(),
+            vec![self.cfg.max_len, self.cfg.pos_dim],
+            &self.eval.pos,
+        );
+        let dtype = if f16 { St::F16 } else { St::F32 };
+        let views: Vec<(String, TensorView<'_>)> = owned
+            .iter()
+            .map(|(n, s, b)| {
+                TensorView::new(dtype, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| ModelError::Format(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let bytes =
+            safetensors::serialize(views, None).map_err(|e| ModelError::Format(e.to_string()))?;
+        let wpath = dir.join("model.safetensors");
+        std::fs::write(&wpath, bytes).map_err(|e| io(&wpath, e))?;
+        let cpath = dir.join("config.json");
+        std::fs::write(&cpath, self.cfg.to_json()).map_err(|e| io(&cpath, e))?;
+        Ok(())
+    }
+
+    /// Loads `DIR/config.json` + `DIR/model.safetensors`.
+    pub fn load(dir: &Path, backend: Backend) -> Result<Self, ModelError> {
+        let io = |path: &Path, source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let cpath = dir.join("config.json");
+        let text = std::fs::read_to_string(&cpath).map_err(|e| io(&cpath, e))?;
+        let cfg = Config::from_json(&text)?;
+        let wpath = dir.join("model.safetensors");
+        let bytes = std::fs::read(&wpath).map_err(|e| io(&wpath, e))?;
+        Self::from_bytes(cfg, &bytes, backend)
+    }
+
+    /// Builds a model from a config and safetensors bytes, checking every
+    /// tensor's presence, dtype (F32 or F16), shape and finiteness, and
+    /// rejecting tensors the config does not name.
+    pub fn from_bytes(cfg: Config, bytes: &[u8], backend: Backend) -> Result<Self, ModelError> {
+        use safetensors::{Dtype as St, SafeTensors};
+        cfg.check()?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
+        let (h, dx, du) = (cfg.hidden, cfg.d_x, cfg.d_u);
+        let expected: Vec<(String, Vec<usize>)> = {
+            let mut v = Vec::new();
+            let mut lay = |name: &str, n: usize, k: usize| {
+                v.push((format!("{name}.weight"), vec![n, k]));
+                v.push((format!("{name}.bias"), vec![n]));
+            };
+            lay("gen.w1", h, 2 * dx + du);
+            lay("gen.w2", h, h);
+            lay("gen.a", h, h);
+            lay("gen.w0", h, h + du);
+            lay("gen.b", h, h);
+            lay("gen.ws", h, 2 * h);
+            lay("eval.l1", cfg.eval_h1, cfg.eval_in());
+            lay("eval.l2", cfg.eval_h2, cfg.eval_h1);
+            lay("eval.l3", 1, cfg.eval_h2);
+            v.push(("gen.v".into(), vec![h]));
+            v.push(("eval.pos".into(), vec![cfg.max_len, cfg.pos_dim]));
+            v
+        };
+        for name in st.names() {
+            if !expected.iter().any(|(n, _)| n == name) {
+                return Err(ModelError::Tensor {
+                    name: name.to_string(),
+                    why: "not part of this model (extra tensor)".into(),
+                });
+            }
+        }
+        let get = |name: &str| -> Result<Vec<f32>, ModelError> {
+            let bad = |why: String| ModelError::Tensor {
+                name: name.to_string(),
+                why,
+            };
+            let shape = &expected
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("expected names only")
+                .1;
+            let t = st.tensor(name).map_err(|_| bad("missing".into()))?;
+            if t.shape() != shape.as_slice() {
+                return Err(bad(format!("shape {:?}, expected {:?}", t.shape(), shape)));
+            }
+            let vals: Vec<f32> = match t.dtype() {
+                St::F32 => t
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                St::F16 => t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                d => return Err(bad(format!("dtype {d:?}, expected F32 or F16"))),
+            };
+            if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("non-finite value at element {i}")));
+            }
+            Ok(vals)
+        };
+        let dt = cfg.dtype;
+        let layer = |name: &str, n: usize, k: usize| -> Result<Layer, ModelError> {
+            Layer::new(
+                n,
+                k,
+                get(&format!("{name}.weight"))?,
+                get(&format!("{name}.bias"))?,
+                dt,
+            )
+            .map_err(|e| match e {
+                ModelError::Tensor { why, .. } => ModelError::Tensor {
+                    name: name.to_string(),
+                    why,
+                },
+                e => e,
+            })
+        };
+        let gen = Generator {
+            w1: layer("gen.w1", h, 2 * dx + du)?,
+            w2: layer("gen.w2", h, h)?,
+            a: layer("gen.a", h, h)?,
+            w0: layer("gen.w0", h, h + du)?,
+            b: layer("gen.b", h, h)?,
+            ws: layer("gen.ws", h, 2 * h)?,
+            v: get("gen.v")?,
+        };
+        let eval = Evaluator {
+            l1: layer("eval.l1", cfg.eval_h1, cfg.eval_in())?,
+            l2: layer("eval.l2", cfg.eval_h2, cfg.eval_h1)?,
+            l3: layer("eval.l3", 1, cfg.eval_h2)?,
+            pos: get("eval.pos")?,
+        };
+        Ok(Model::assemble(cfg, gen, eval, backend))
+    }
+}

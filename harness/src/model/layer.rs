@@ -1,0 +1,133 @@
+//! One dense layer: the row-major master copy and the packed copy the kernels read.
+
+use super::{Dtype, ModelError};
+use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
+
+/// Packed storage of one layer, 64-byte aligned.
+#[derive(Debug, Clone)]
+pub(super) enum Packed {
+    F32(Vec<pack::Block32>),
+    F16(Vec<pack::Block16>),
+}
+
+/// One dense layer: the row-major master copy (for saving, training and
+/// gradients) and the packed copy the kernels read.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Output features.
+    pub n: usize,
+    /// Input features.
+    pub k: usize,
+    pub(super) w: Vec<f32>,
+    pub(super) b: Vec<f32>,
+    pub(super) packed: Packed,
+    pub(super) rms: f32,
+}
+
+impl Layer {
+    /// Builds and packs a layer from row-major `w` (n × k) and bias `b` (n).
+    pub fn new(
+        n: usize,
+        k: usize,
+        w: Vec<f32>,
+        b: Vec<f32>,
+        dtype: Dtype,
+    ) -> Result<Self, ModelError> {
+        let bad = |why: String| ModelError::Tensor {
+            name: "layer".into(),
+            why,
+        };
+        if n == 0 || k == 0 || w.len() != n * k || b.len() != n {
+            return Err(bad(format!(
+                "weight {} / bias {} elements for a {n}×{k} layer",
+                w.len(),
+                b.len()
+            )));
+        }
+        if w.iter().chain(&b).any(|v| !v.is_finite()) {
+            return Err(bad("non-finite value".into()));
+        }
+        let packed = match dtype {
+            Dtype::F32 => {
+                let mut blocks = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
+                pack::pack_f32(&w, n, k, pack::as_f32_mut(&mut blocks)).expect("sized above");
+                Packed::F32(blocks)
+            }
+            Dtype::F16 => {
+                let mut blocks = vec![pack::Block16::default(); pack::blocks_f16(n, k)];
+                pack::pack_f16(&w, n, k, pack::as_u16_mut(&mut blocks)).expect("sized above");
+                Packed::F16(blocks)
+            }
+        };
+        let mut l = Layer {
+            n,
+            k,
+            w,
+            b,
+            packed,
+            rms: 0.0,
+        };
+        if dtype == Dtype::F16 {
+            // The master copy holds exactly what the kernels compute with.
+            for v in &mut l.w {
+                *v = half::f16::from_f32(*v).to_f32();
+            }
+        }
+        let ss: f64 = l.w.iter().map(|v| (*v as f64) * (*v as f64)).sum();
+        l.rms = (ss / l.w.len() as f64).sqrt() as f32;
+        Ok(l)
+    }
+    /// Root-mean-square of the weights (the scale of σ in LAST's noise).
+    pub fn rms(&self) -> f32 {
+        self.rms
+    }
+    /// Row-major weights.
+    pub fn weight(&self) -> &[f32] {
+        &self.w
+    }
+    /// Bias.
+    pub fn bias(&self) -> &[f32] {
+        &self.b
+    }
+    /// The packed weights as the kernels take them.
+    pub fn packed(&self) -> Weights<'_> {
+        let len = pack::packed_len(self.n, self.k);
+        match &self.packed {
+            Packed::F32(b) => {
+                let s: &[f32] = bytemuck::cast_slice(b);
+                pack::PackedF32::from_packed(&s[..len], self.n, self.k)
+                    .expect("packed at construction")
+                    .into()
+            }
+            Packed::F16(b) => {
+                let s: &[u16] = bytemuck::cast_slice(b);
+                pack::PackedF16::from_packed(&s[..len], self.n, self.k)
+                    .expect("packed at construction")
+                    .into()
+            }
+        }
+    }
+    /// `y = act(x·Wᵀ + b)`.
+    pub fn forward(
+        &self,
+        be: Backend,
+        x: MatRef<'_>,
+        act: Activation,
+        y: MatMut<'_>,
+    ) -> Result<(), last_kernels::KernelError> {
+        be.dense(x, self.packed(), Some(&self.b), act, y)
+    }
+    /// Byte view of weights and bias (for hashing the deployed model).
+    pub fn bytes(&self) -> impl Iterator<Item = &[u8]> {
+        let packed: &[u8] = match &self.packed {
+            Packed::F32(b) => bytemuck::cast_slice(b),
+            Packed::F16(b) => bytemuck::cast_slice(b),
+        };
+        [
+            bytemuck::cast_slice::<f32, u8>(&self.w),
+            bytemuck::cast_slice::<f32, u8>(&self.b),
+            packed,
+        ]
+        .into_iter()
+    }
+}

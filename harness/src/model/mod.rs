@@ -1,0 +1,219 @@
+//! The deployed models: a pointer-network **generator** and a list-wise
+//! **evaluator** (DESIGN §5), their configuration, seeded initialisation,
+//! and safetensors + JSON storage. A [`Model`] is immutable after loading and
+//! `Send + Sync`; requests only borrow it.
+//!
+//! Tensor names (row-major, PyTorch `Linear` layout `[out, in]`):
+//!
+//! | name | shape | role |
+//! |---|---|---|
+//! | `gen.w1.weight` / `.bias` | `[hidden, 2·d_x + d_u]` / `[hidden]` | encoder layer 1 on `[x_i; u; mean x]`, ReLU |
+//! | `gen.w2.weight` / `.bias` | `[hidden, hidden]` | encoder layer 2, ReLU (the layer LAST perturbs) |
+//! | `gen.a.weight` / `.bias` | `[hidden, hidden]` | pointer keys `k_i = A h_i` |
+//! | `gen.w0.weight` / `.bias` | `[hidden, hidden + d_u]` | decoder start `s_0 = tanh(W0 [mean h; u])` |
+//! | `gen.b.weight` / `.bias` | `[hidden, hidden]` | query `B s_t` |
+//! | `gen.v` | `[hidden]` | score `v · tanh(k_i + B s_t)` |
+//! | `gen.ws.weight` / `.bias` | `[hidden, 2·hidden]` | `s_{t+1} = tanh(Ws [s_t; h_chosen])` |
+//! | `eval.l1.weight` / `.bias` | `[eval_h1, 2·d_x + d_u + pos_dim]` | on `[x_{π_t}; u; mean x above t; P_t]`, ReLU |
+//! | `eval.l2.weight` / `.bias` | `[eval_h2, eval_h1]` | ReLU |
+//! | `eval.l3.weight` / `.bias` | `[1, eval_h2]` | sigmoid: click probability |
+//! | `eval.pos` | `[max_len, pos_dim]` | position embeddings `P_t` |
+
+mod config;
+mod error;
+mod io;
+mod layer;
+pub mod noise_table;
+
+pub use config::{Config, Dtype};
+pub use error::ModelError;
+pub use layer::Layer;
+
+use last_kernels::{pack, Backend, MatRef};
+use noise_table::NoiseTable;
+
+/// Generator parameters θ.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    /// Encoder layer 1.
+    pub w1: Layer,
+    /// Encoder layer 2 (perturbed by default).
+    pub w2: Layer,
+    /// Pointer keys.
+    pub a: Layer,
+    /// Decoder start.
+    pub w0: Layer,
+    /// Query projection.
+    pub b: Layer,
+    /// State update.
+    pub ws: Layer,
+    /// Score vector.
+    pub v: Vec<f32>,
+}
+
+/// Evaluator parameters.
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    /// First layer.
+    pub l1: Layer,
+    /// Second layer.
+    pub l2: Layer,
+    /// Click-probability head.
+    pub l3: Layer,
+    /// Position embeddings, max_len × pos_dim.
+    pub pos: Vec<f32>,
+}
+
+/// A loaded, immutable model pair plus the kernel backend chosen for it.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Sizes and limits.
+    pub cfg: Config,
+    /// Generator θ.
+    pub gen: Generator,
+    /// Evaluator.
+    pub eval: Evaluator,
+    /// Instruction-set path, decided once at load.
+    pub backend: Backend,
+    /// Shared pre-drawn noise for [`crate::serve::NoiseSpec::Table`].
+    noise_table: NoiseTable,
+}
+
+/// Seeded Gaussian-ish initialisation (He/Xavier-scaled) from the counter RNG.
+fn init(seed: u64, tag: u32, len: usize, scale: f32) -> Vec<f32> {
+    let noise = last_kernels::rng::Noise {
+        seed,
+        candidate: tag,
+        kind: last_kernels::rng::NoiseKind::Gaussian,
+        antithetic: false,
+    };
+    let mut v = vec![0f32; len];
+    noise.fill(0, &mut v);
+    v.iter_mut().for_each(|x| *x *= scale);
+    v
+}
+
+fn rand_layer(
+    seed: u64,
+    tag: u32,
+    n: usize,
+    k: usize,
+    gain: f32,
+    dtype: Dtype,
+) -> Result<Layer, ModelError> {
+    let scale = gain / (k as f32).sqrt();
+    Layer::new(
+        n,
+        k,
+        init(seed, tag, n * k, scale),
+        init(seed, tag + 1000, n, 0.05),
+        dtype,
+    )
+}
+
+impl Model {
+    /// A randomly initialised model (seeded): the benchmark scenario's
+    /// stand-in for trained weights, with the same shapes and cost.
+    pub fn random(cfg: Config, seed: u64, backend: Backend) -> Result<Self, ModelError> {
+        cfg.check()?;
+        let (h, dx, du, dt) = (cfg.hidden, cfg.d_x, cfg.d_u, cfg.dtype);
+        let gen = Generator {
+            w1: rand_layer(seed, 1, h, 2 * dx + du, 1.4, dt)?,
+            w2: rand_layer(seed, 2, h, h, 1.4, dt)?,
+            a: rand_layer(seed, 3, h, h, 1.0, dt)?,
+            w0: rand_layer(seed, 4, h, h + du, 1.0, dt)?,
+            b: rand_layer(seed, 5, h, h, 1.0, dt)?,
+            ws: rand_layer(seed, 6, h, 2 * h, 1.0, dt)?,
+            v: init(seed, 7, h, 1.0 / (h as f32).sqrt()),
+        };
+        let eval = Evaluator {
+            l1: rand_layer(seed, 11, cfg.eval_h1, cfg.eval_in(), 1.4, dt)?,
+            l2: rand_layer(seed, 12, cfg.eval_h2, cfg.eval_h1, 1.4, dt)?,
+            l3: rand_layer(seed, 13, 1, cfg.eval_h2, 1.0, dt)?,
+            pos: init(seed, 14, cfg.max_len * cfg.pos_dim, 0.5),
+        };
+        Ok(Model::assemble(cfg, gen, eval, backend))
+    }
+
+    /// A model from its parts (derives the shared noise table).
+    pub fn assemble(cfg: Config, gen: Generator, eval: Evaluator, backend: Backend) -> Self {
+        let h = cfg.hidden;
+        Model {
+            noise_table: NoiseTable::new(pack::packed_len(h, h)),
+            cfg,
+            gen,
+            eval,
+            backend,
+        }
+    }
+
+    /// The shared noise table (see [`crate::model::noise_table`]).
+    pub fn noise_table(&self) -> &NoiseTable {
+        &self.noise_table
+    }
+
+    /// Writes the evaluator's input rows for `lists` (each `len` long,
+    /// concatenated): row `(j, t)` is `[x_{π_t}; u; mean of x above t; P_t]`
+    /// (the mean is 0 at t = 0). `z` holds `lists.len()` rows of
+    /// [`Config::eval_in`]; `above` is d_x of scratch. Indices must be < N.
+    pub fn eval_input(
+        &self,
+        items: MatRef<'_>,
+        user: &[f32],
+        lists: &[usize],
+        len: usize,
+        z: &mut [f32],
+        above: &mut [f32],
+    ) {
+        let (dx, du, pd) = (self.cfg.d_x, self.cfg.d_u, self.cfg.pos_dim);
+        let zin = self.cfg.eval_in();
+        for (j, list) in lists.chunks_exact(len).enumerate() {
+            above.fill(0.0);
+            for (t, &item) in list.iter().enumerate() {
+                let row = &mut z[(j * len + t) * zin..(j * len + t + 1) * zin];
+                row[..dx].copy_from_slice(items.row(item));
+                row[dx..dx + du].copy_from_slice(user);
+                let inv = if t > 0 { 1.0 / t as f32 } else { 0.0 };
+                for (o, a) in row[dx + du..2 * dx + du].iter_mut().zip(above.iter()) {
+                    *o = a * inv;
+                }
+                row[2 * dx + du..].copy_from_slice(&self.eval.pos[t * pd..(t + 1) * pd]);
+                for (a, x) in above.iter_mut().zip(items.row(item)) {
+                    *a += x;
+                }
+            }
+        }
+    }
+
+    fn layers(&self) -> [(&'static str, &Layer); 9] {
+        [
+            ("gen.w1", &self.gen.w1),
+            ("gen.w2", &self.gen.w2),
+            ("gen.a", &self.gen.a),
+            ("gen.w0", &self.gen.w0),
+            ("gen.b", &self.gen.b),
+            ("gen.ws", &self.gen.ws),
+            ("eval.l1", &self.eval.l1),
+            ("eval.l2", &self.eval.l2),
+            ("eval.l3", &self.eval.l3),
+        ]
+    }
+
+    /// A 64-bit FNV-1a hash of every weight byte (master and packed copies):
+    /// the serving tests check it never changes.
+    pub fn weights_hash(&self) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for (_, l) in self.layers() {
+            l.bytes().for_each(&mut eat);
+        }
+        eat(bytemuck::cast_slice(&self.gen.v));
+        eat(bytemuck::cast_slice(&self.eval.pos));
+        eat(bytemuck::cast_slice(self.noise_table.values()));
+        h
+    }
+}

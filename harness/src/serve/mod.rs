@@ -1,0 +1,244 @@
+//! The LAST serving loop: one request in, one list out, within a budget.
+//!
+//! Every variant first computes the **baseline** (the generator's greedy list
+//! with Δθ = 0) so there is always an answer, then searches request-specific
+//! offsets Δθ (which live only in the request's [`Scratch`]) and serves the
+//! list the **evaluator** scores highest — never one scoring below the
+//! baseline (ties keep the baseline). The model is only borrowed.
+//!
+//! Determinism: every kernel computes each row independently of the others
+//! in its call (the same operations in the same order), so splitting work
+//! into chunks or over threads, and sharing a row between candidates that
+//! need the same one, changes no value: a given seed and input give the same
+//! list on 1 or many threads (unless the budget cuts the search short, which
+//! depends on time by design).
+//!
+//! Sharing within a request: candidates that read the request's `h0` and
+//! have picked the same items so far have the same decoder state, so it is
+//! computed once (a *slot* per distinct prefix); lists that share a prefix
+//! share its evaluator rows.
+
+mod batch;
+mod chunk;
+mod encode;
+mod error;
+mod evaluate;
+mod exhaustive;
+mod gradient;
+mod parallel;
+mod request;
+mod scratch;
+mod serial;
+#[cfg(all(test, feature = "tools"))]
+mod tests;
+mod validate;
+mod variant;
+
+pub use error::ServeError;
+pub use request::{Request, Response};
+pub use scratch::Scratch;
+pub use variant::{NoiseSpec, Target, Variant};
+
+use batch::{Best, Cand, Lead};
+use parallel::low_rank;
+use scratch::{ChunkBufs, EncRows, EvalParts, Shared};
+
+use crate::model::{Layer, Model};
+use last_kernels::perturb::{perturbed_scratch_len, LowRank};
+use last_kernels::rng::{Noise, NoiseKind};
+use last_kernels::select::{argmax_masked, gumbel_argmax_with, Permutations};
+use last_kernels::{pack, Activation, MatMut, MatRef};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Candidates per work unit for candidates with their own encoder output
+/// (a cache-footprint choice; results never depend on it).
+pub const CHUNK: usize = 8;
+/// Largest N the exhaustive variant accepts.
+pub const EXHAUSTIVE_MAX_N: usize = 10;
+/// Largest L the exhaustive variant accepts.
+pub const EXHAUSTIVE_MAX_L: usize = 5;
+/// Largest K any variant accepts.
+pub const MAX_K: usize = 1024;
+
+/// Matrix FLOPs of an `m × k` by `k × n` product (`2·m·n·k`).
+pub(super) fn mm(m: usize, n: usize, k: usize) -> u64 {
+    2 * (m * n * k) as u64
+}
+
+pub(super) fn grow<T: Clone + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
+
+struct Ctx<'m, 'r> {
+    m: &'m Model,
+    req: &'r Request<'r>,
+    n: usize,
+    deadline: Instant,
+}
+
+impl Model {
+    /// Serves one request. See the module docs for the contract.
+    pub fn serve(
+        &self,
+        req: &Request<'_>,
+        scratch: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Response, ServeError> {
+        let start = Instant::now();
+        let n = self.validate(req)?;
+        let ctx = Ctx {
+            m: self,
+            req,
+            n,
+            deadline: start + req.budget,
+        };
+        scratch.flops = 0;
+        ctx.encode_shared(scratch, pool)?;
+        let l = req.len;
+        // Baseline first: there is always an answer. Parallel LAST decodes
+        // it as candidate 0 of its batch (key noise shares its decoder
+        // states; with W2 noise it fills the first chunk, balancing the
+        // threads); with a pool, best-of-K computes it concurrently with its
+        // first chunks. Either way it is installed in `best` before any
+        // candidate is offered, so the result is the same as computing it
+        // first.
+        let lead = match req.variant {
+            Variant::Parallel { .. } if Instant::now() < ctx.deadline => Lead::First,
+            Variant::BestOfK { .. } | Variant::Parallel { .. } if pool.is_some() => Lead::Parallel,
+            _ => Lead::Before,
+        };
+        let mut best = Best {
+            list: Vec::with_capacity(l),
+            score: f32::NEG_INFINITY,
+            winner: 0,
+        };
+        if lead == Lead::Before {
+            ctx.baseline(scratch)?;
+            best.set_baseline(&scratch.lead, l);
+        }
+        let mut candidates = 1;
+        let mut rounds = 1;
+        let mut exhausted = false;
+        match req.variant {
+            Variant::Baseline => {}
+            Variant::BestOfK { k } => {
+                let mut cands = std::mem::take(&mut scratch.cands);
+                cands.clear();
+                cands.extend((1..k).map(|c| Cand::Sample(c as u64)));
+                let (ex, done) = ctx.run_batch(&cands, 1, lead, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
+            }
+            Variant::Parallel {
+                k,
+                sigma,
+                noise,
+                target: _,
+            } => {
+                let mut cands = std::mem::take(&mut scratch.cands);
+                ctx.parallel_cands(k, sigma, noise, &mut cands);
+                let first = if lead == Lead::First {
+                    cands.insert(0, Cand::Plain);
+                    0
+                } else {
+                    1
+                };
+                let (ex, done) = ctx.run_batch(&cands, first, lead, scratch, pool, &mut best);
+                scratch.cands = cands;
+                exhausted = ex?;
+                candidates += done;
+            }
+            Variant::Serial {
+                rounds: r,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            } => {
+                let (done, rr, ex) = ctx.serial(
+                    r, pairs, sigma, step, trust, patience, scratch, pool, &mut best,
+                )?;
+                candidates += done;
+                rounds = rr;
+                exhausted = ex;
+            }
+            Variant::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            } => {
+                let (done, ex) = ctx.gradient_exploration(
+                    ladder, samples, scale, gamma, scratch, pool, &mut best,
+                )?;
+                candidates += done;
+                exhausted = ex;
+            }
+            Variant::Exhaustive => {
+                let (done, ex) = ctx.exhaustive(scratch, &mut best)?;
+                candidates += done;
+                exhausted = ex;
+            }
+        }
+        Ok(Response {
+            list: best.list,
+            score: best.score,
+            baseline_list: scratch.lead.lists[..l].to_vec(),
+            baseline_score: scratch.lead.out_scores[0],
+            winner: best.winner,
+            candidates,
+            rounds,
+            budget_exhausted: exhausted,
+            elapsed: start.elapsed(),
+            matrix_flops: scratch.flops,
+        })
+    }
+
+    /// The policy-gradient surrogate of the released code for `req` and a
+    /// fixed list `list` (normally the greedy one): returns the loss
+    /// `Σ_t R_t·(−log p(list_t))` and writes `∂loss/∂W2` (row-major
+    /// hidden × hidden) into `grad`. Exposed for diagnostics and the
+    /// finite-difference tests; [`Variant::GradientExploration`] uses it.
+    pub fn policy_gradient(
+        &self,
+        req: &Request<'_>,
+        list: &[usize],
+        gamma: f32,
+        scratch: &mut Scratch,
+        grad: &mut Vec<f32>,
+    ) -> Result<f32, ServeError> {
+        let n = self.validate(req)?;
+        if list.len() != req.len || list.iter().any(|&i| i >= n) {
+            return Err(ServeError::BadKnob(
+                "list must hold L candidate indices".into(),
+            ));
+        }
+        let ctx = Ctx {
+            m: self,
+            req,
+            n,
+            deadline: Instant::now() + req.budget,
+        };
+        ctx.encode_shared(scratch, None)?;
+        let loss = ctx.policy_gradient(list, gamma, scratch)?;
+        let hh = self.cfg.hidden * self.cfg.hidden;
+        grad.clear();
+        grad.extend_from_slice(&scratch.grad[..hh]);
+        Ok(loss)
+    }
+}
+
+impl Ctx<'_, '_> {
+    pub(super) fn be(&self) -> last_kernels::Backend {
+        self.m.backend
+    }
+    pub(super) fn h(&self) -> usize {
+        self.m.cfg.hidden
+    }
+}

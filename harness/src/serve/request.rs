@@ -1,0 +1,51 @@
+//! One request in, one response out.
+
+use super::Variant;
+use last_kernels::MatRef;
+use std::time::Duration;
+
+/// One re-ranking request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// User / context features (d_u).
+    pub user: &'a [f32],
+    /// Candidate item features, N × d_x.
+    pub items: MatRef<'a>,
+    /// Output length L (1 ≤ L ≤ min(N, max_len)).
+    pub len: usize,
+    /// Seed of every random draw in this request.
+    pub seed: u64,
+    /// What to run.
+    pub variant: Variant,
+    /// Wall-clock budget; the best list so far is served when it runs out.
+    pub budget: Duration,
+}
+
+/// What the server gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Served list: L candidate indices, no repeats.
+    pub list: Vec<usize>,
+    /// Evaluator score of the served list.
+    pub score: f32,
+    /// The baseline (Δθ = 0 greedy) list.
+    pub baseline_list: Vec<usize>,
+    /// Its evaluator score.
+    pub baseline_score: f32,
+    /// Index of the winning candidate (0 = baseline).
+    pub winner: usize,
+    /// Candidate lists scored, baseline included.
+    pub candidates: usize,
+    /// Search rounds completed (serial; 1 for single-shot variants).
+    pub rounds: usize,
+    /// Whether the budget stopped the search early.
+    pub budget_exhausted: bool,
+    /// Time spent.
+    pub elapsed: Duration,
+    /// Matrix FLOPs this request performed: `2·m·n·k` of every matrix
+    /// product (dense layers, perturbed and low-rank products, the
+    /// backward pass's products) and `2·H` per pointer score; activations,
+    /// noise draws and copies excluded. Products the loop shares or skips
+    /// (shared decoder states, shared evaluator rows) are not counted.
+    pub matrix_flops: u64,
+}

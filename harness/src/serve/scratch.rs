@@ -1,0 +1,228 @@
+//! Request-local buffers, grouped by the phase that uses them.
+
+use super::*;
+
+/// Per-chunk work buffers (one chunk = the candidates `Ctx::chunk_len` groups).
+#[derive(Debug, Default, Clone)]
+pub(super) struct ChunkBufs {
+    pub(super) h: Vec<f32>,
+    pub(super) keys: Vec<f32>,
+    pub(super) s: Vec<f32>,
+    pub(super) s_in: Vec<f32>,
+    pub(super) q: Vec<f32>,
+    pub(super) scores: Vec<f32>,
+    pub(super) taken: Vec<bool>,
+    pub(super) lists: Vec<usize>,
+    pub(super) e1: Vec<f32>,
+    pub(super) e2: Vec<f32>,
+    pub(super) c: Vec<f32>,
+    pub(super) panel: Vec<f32>,
+    pub(super) lr_u: Vec<f32>,
+    pub(super) lr_up: Vec<f32>,
+    pub(super) lr_vt: Vec<f32>,
+    pub(super) lr_t: Vec<f32>,
+    pub(super) out_scores: Vec<f32>,
+    /// Evaluator row (prefix-tree node) of each list position.
+    pub(super) node: Vec<usize>,
+    /// Running sum of the evaluator's projected "items above" part.
+    pub(super) above: Vec<f32>,
+    pub(super) own_h: Vec<bool>,
+    pub(super) own_k: Vec<bool>,
+    /// Whether the last `run_all` ran this chunk, or the error it hit.
+    pub(super) ran: bool,
+    pub(super) err: Option<ServeError>,
+    pub(super) ek: Vec<f32>,
+    pub(super) ek_ok: Vec<bool>,
+    /// `e^{2q}` per decoder slot, and whether it is in the exponential
+    /// form's range.
+    pub(super) eq: Vec<f32>,
+    pub(super) eq_ok: Vec<bool>,
+    /// Decoder slot of each candidate, and the first candidate of each slot
+    /// (this step's and the next step's).
+    pub(super) slot: Vec<usize>,
+    pub(super) rep: Vec<usize>,
+    pub(super) nslot: Vec<usize>,
+    pub(super) nrep: Vec<usize>,
+    /// Parent states gathered for the split state update.
+    pub(super) sg: Vec<f32>,
+    /// Gumbel noise of one sampling step.
+    pub(super) gumbel: Vec<f32>,
+    /// Matrix FLOPs of the last `chunk` / `evaluate` call.
+    pub(super) flops: u64,
+}
+
+/// Request-local scratch: reuse one per serving thread; buffers grow to the
+/// largest request seen and are not freed, so the steady state allocates
+/// nothing. Δθ lives here and nowhere else.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    /// `[u; mean x]` and `c = W1_u·u + W1_m·mean x + b1` (see `encode_shared`).
+    pub(super) ux: Vec<f32>,
+    pub(super) c1: Vec<f32>,
+    pub(super) mean: Vec<f32>,
+    pub(super) e1: Vec<f32>,
+    /// `e1·W2ᵀ + b` (before the ReLU).
+    pub(super) h0pre: Vec<f32>,
+    /// `e1·Gᵀ` for the policy gradient G (gradient exploration).
+    pub(super) gq: Vec<f32>,
+    /// Serial LAST: `R = e1·Δθᵀ` and the round's `E_q = e1·ε_qᵀ`.
+    pub(super) ser_r: Vec<f32>,
+    pub(super) ser_e: Vec<f32>,
+    /// `h0·Ws_hᵀ`, valid when `hw_ok` (see `Ctx::decoder_parts`).
+    pub(super) hw: Vec<f32>,
+    pub(super) hw_ok: bool,
+    /// Panel scratch for perturbed products outside a chunk.
+    pub(super) panel: Vec<f32>,
+    pub(super) h0: Vec<f32>,
+    /// `h0` packed as a weight matrix (N outputs), for low-rank key noise.
+    pub(super) h0p: Vec<f32>,
+    pub(super) keys0: Vec<f32>,
+    /// `e^{2·keys0}` for the exponential form of the pointer scores.
+    pub(super) ek0: Vec<f32>,
+    /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
+    pub(super) ek0_ok: bool,
+    pub(super) ev: EvalParts,
+    /// The baseline's buffers.
+    pub(super) lead: ChunkBufs,
+    pub(super) chunks: Vec<ChunkBufs>,
+    pub(super) delta: Vec<f32>,
+    pub(super) eps: Vec<f32>,
+    pub(super) grad: Vec<f32>,
+    pub(super) perm: Vec<u8>,
+    pub(super) pg: PgBufs,
+    /// Candidate descriptions of the current batch.
+    pub(super) cands: Vec<Cand>,
+    /// Scores of the current batch (NaN where skipped).
+    pub(super) scores: Vec<f32>,
+    /// The greedy list the gradient is taken at.
+    pub(super) list: Vec<usize>,
+    /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
+    pub(super) zeros: Vec<pack::Block32>,
+    /// Matrix FLOPs of the current request so far.
+    pub(super) flops: u64,
+}
+
+/// The evaluator's first layer split by input block, precomputed once per
+/// request. `z_t = [x_{π_t}; u; mean of x above t; P_t]` is linear in each
+/// block, so `W·z_t + b = Wx·x_{π_t} + (1/t)·Σ_{s<t} Wm·x_{π_s} + (Wu·u + Wp·P_t + b)`:
+/// the item projections are computed for the N candidates once, and each
+/// position of each candidate list only adds three rows (instead of a
+/// 176-wide dot product per output).
+#[derive(Debug, Default, Clone)]
+pub(super) struct EvalParts {
+    /// `Wx·x_i`, N × h1.
+    pub(super) px: Vec<f32>,
+    /// `Wm·x_i`, N × h1.
+    pub(super) pm: Vec<f32>,
+    /// `Wu·u + b`, h1.
+    pub(super) cu: Vec<f32>,
+    /// `Wp·P_t + Wu·u + b`, L × h1.
+    pub(super) cpos: Vec<f32>,
+}
+
+/// Buffers of the policy-gradient backward pass.
+#[derive(Debug, Default, Clone)]
+pub(super) struct PgBufs {
+    pub(super) q: Vec<f32>,
+    pub(super) s: Vec<f32>,
+    pub(super) p: Vec<f32>,
+    pub(super) s_in: Vec<f32>,
+    pub(super) dk: Vec<f32>,
+    pub(super) dh: Vec<f32>,
+    pub(super) dq: Vec<f32>,
+    pub(super) ds: Vec<f32>,
+    pub(super) dz: Vec<f32>,
+    pub(super) din: Vec<f32>,
+    pub(super) ret: Vec<f32>,
+    pub(super) taken: Vec<bool>,
+    pub(super) scores: Vec<f32>,
+    pub(super) eq: Vec<f32>,
+    /// The gradient in the packed layout (f32 models).
+    pub(super) gpk: Vec<pack::Block32>,
+}
+
+/// Row blocks of the per-request encoder buffers (see
+/// [`Ctx::encode_rows`]).
+pub(super) struct EncRows<'a> {
+    pub(super) e1: &'a mut [f32],
+    pub(super) h0pre: &'a mut [f32],
+    pub(super) h0: &'a mut [f32],
+    pub(super) keys0: &'a mut [f32],
+    pub(super) ek0: &'a mut [f32],
+    pub(super) px: &'a mut [f32],
+    pub(super) pm: &'a mut [f32],
+}
+
+impl<'a> EncRows<'a> {
+    /// Splits after `rows` rows (hidden `h`, evaluator `h1`).
+    pub(super) fn split(self, rows: usize, h: usize, h1: usize) -> (Self, Self) {
+        let (e1, e12) = self.e1.split_at_mut(rows * h);
+        let (h0pre, h0pre2) = self.h0pre.split_at_mut(rows * h);
+        let (h0, h02) = self.h0.split_at_mut(rows * h);
+        let (keys0, keys02) = self.keys0.split_at_mut(rows * h);
+        let (ek0, ek02) = self.ek0.split_at_mut(rows * h);
+        let (px, px2) = self.px.split_at_mut(rows * h1);
+        let (pm, pm2) = self.pm.split_at_mut(rows * h1);
+        (
+            EncRows {
+                e1,
+                h0pre,
+                h0,
+                keys0,
+                ek0,
+                px,
+                pm,
+            },
+            EncRows {
+                e1: e12,
+                h0pre: h0pre2,
+                h0: h02,
+                keys0: keys02,
+                ek0: ek02,
+                px: px2,
+                pm: pm2,
+            },
+        )
+    }
+}
+
+/// Shared, read-only encoder outputs of a request.
+pub(super) struct Shared<'a> {
+    pub(super) e1: &'a [f32],
+    pub(super) h0pre: &'a [f32],
+    pub(super) gq: &'a [f32],
+    pub(super) ser_r: &'a [f32],
+    pub(super) ser_e: &'a [f32],
+    /// `h0·Ws_hᵀ` (N × H) when the request uses the split state update.
+    pub(super) hw: Option<&'a [f32]>,
+    pub(super) h0: &'a [f32],
+    pub(super) h0p: &'a [f32],
+    pub(super) keys0: &'a [f32],
+    /// `e^{2·keys0}`, valid when `ek0_ok`.
+    pub(super) ek0: &'a [f32],
+    pub(super) ek0_ok: bool,
+    /// The evaluator's per-request first-layer parts.
+    pub(super) ev: &'a EvalParts,
+}
+
+impl Scratch {
+    /// The chunk buffers, the baseline's buffers and the read-only
+    /// per-request state, borrowed apart.
+    pub(super) fn parts(&mut self) -> (&mut Vec<ChunkBufs>, &mut ChunkBufs, Shared<'_>) {
+        let sh = Shared {
+            e1: &self.e1,
+            h0pre: &self.h0pre,
+            gq: &self.gq,
+            ser_r: &self.ser_r,
+            ser_e: &self.ser_e,
+            hw: self.hw_ok.then_some(&self.hw[..]),
+            h0: &self.h0,
+            h0p: &self.h0p,
+            keys0: &self.keys0,
+            ek0: &self.ek0,
+            ek0_ok: self.ek0_ok,
+            ev: &self.ev,
+        };
+        (&mut self.chunks, &mut self.lead, sh)
+    }
+}
