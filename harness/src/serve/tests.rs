@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::bench::scenario::Features;
 use crate::model::Config;

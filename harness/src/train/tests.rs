@@ -1,0 +1,138 @@
+use super::*;
+use crate::data::sim::Truth;
+use crate::model::Config;
+
+fn tiny() -> (Model, Instance) {
+    let cfg = Config {
+        d_x: 5,
+        d_u: 3,
+        hidden: 8,
+        eval_h1: 7,
+        eval_h2: 6,
+        pos_dim: 2,
+        max_len: 3,
+        max_candidates: 16,
+        dtype: crate::model::Dtype::F32,
+        position_weights: None,
+    };
+    let m = Model::random(cfg, 5, last_kernels::Backend::scalar()).unwrap();
+    let mut r = Rng::new(1);
+    let n = 6;
+    let inst = Instance {
+        key: "t".into(),
+        user: (0..3).map(|_| r.normal() as f32).collect(),
+        items: (0..n * 5).map(|_| r.normal() as f32).collect(),
+        n,
+        initial: vec![0, 1, 2],
+        truth: Truth {
+            attract: vec![0.5; n],
+            group: vec![0; n],
+            labels: vec![0.0; n],
+        },
+    };
+    (m, inst)
+}
+
+/// Directional finite difference `(L(θ+εd) − L(θ−εd)) / 2ε` against `g·d`.
+fn check(name: &str, mut loss: impl FnMut(&[Vec<f32>]) -> f64, p: &[Vec<f32>], g: &[Vec<f32>]) {
+    let mut r = Rng::new(11);
+    for trial in 0..3 {
+        let d: Tensors = p
+            .iter()
+            .map(|t| t.iter().map(|_| r.normal() as f32).collect())
+            .collect();
+        let eps = 1e-3f32;
+        let shift = |s: f32| -> Tensors {
+            p.iter()
+                .zip(&d)
+                .map(|(t, dt)| t.iter().zip(dt).map(|(a, b)| a + s * b).collect())
+                .collect()
+        };
+        let fd = (loss(&shift(eps)) - loss(&shift(-eps))) / (2.0 * eps as f64);
+        let an: f64 = g
+            .iter()
+            .zip(&d)
+            .flat_map(|(a, b)| a.iter().zip(b))
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        let tol = 2e-2 * an.abs().max(fd.abs()) + 2e-3;
+        assert!(
+            (fd - an).abs() <= tol,
+            "{name} trial {trial}: finite difference {fd}, analytic {an}"
+        );
+    }
+}
+
+#[test]
+fn evaluator_gradient_matches_finite_differences() {
+    let (m, inst) = tiny();
+    let lists = [vec![0usize, 3, 5], vec![2, 1, 4]];
+    let logs: Vec<Log> = lists
+        .iter()
+        .map(|l| Log {
+            instance: 0,
+            list: l.clone(),
+            clicks: vec![true, false, true],
+        })
+        .collect();
+    let refs: Vec<&Log> = logs.iter().collect();
+    let split = [inst];
+    let (_, g) = eval_logloss_grad(&m, &split, &refs, 3).unwrap();
+    let p = eval_params(&m);
+    let mut mm = m.clone();
+    check(
+        "evaluator",
+        |q| {
+            set_eval_params(&mut mm, q).unwrap();
+            eval_logloss_grad(&mm, &split, &refs, 3).unwrap().0 / 6.0
+        },
+        &p,
+        &g,
+    );
+}
+
+#[test]
+fn generator_gradient_matches_finite_differences() {
+    let (m, inst) = tiny();
+    let list = [4usize, 0, 2];
+    let coef = [0.7f32, -0.4, 1.3];
+    let ro = rollout(&m, &inst, 3, Pick::Forced(&list)).unwrap();
+    let p = gen_params(&m);
+    let mut g = zeros_like(&p);
+    gen_backward(&m, &ro, &coef, &mut g).unwrap();
+    let mut mm = m.clone();
+    check(
+        "generator",
+        |q| {
+            set_gen_params(&mut mm, q).unwrap();
+            let r = rollout(&mm, &inst, 3, Pick::Forced(&list)).unwrap();
+            r.logp
+                .iter()
+                .zip(&coef)
+                .map(|(l, c)| -(*l as f64) * *c as f64)
+                .sum()
+        },
+        &p,
+        &g,
+    );
+}
+
+#[test]
+fn greedy_rollout_matches_serving_baseline() {
+    let (m, inst) = tiny();
+    let ro = rollout(&m, &inst, 3, Pick::Greedy).unwrap();
+    let req = crate::serve::Request {
+        user: &inst.user,
+        items: inst.items(),
+        len: 3,
+        seed: 1,
+        variant: crate::serve::Variant::Baseline,
+        budget: std::time::Duration::from_secs(1),
+    };
+    let resp = m
+        .serve(&req, &mut crate::serve::Scratch::default(), None)
+        .unwrap();
+    assert_eq!(ro.list, resp.list);
+    let pass = EvalPass::forward(&m, &[(&inst, &ro.list[..])], 3).unwrap();
+    assert!((pass.list_scores(&m)[0] - resp.score).abs() < 1e-5);
+}
