@@ -21,48 +21,22 @@
 
 mod config;
 mod error;
+mod evaluator;
+mod generator;
 mod io;
 mod layer;
 pub mod noise_table;
+mod params;
 
 pub use config::{Config, Dtype};
 pub use error::ModelError;
+pub use evaluator::{EvalParts, EvalRows, Evaluator};
+pub use generator::{DecodeTape, EncoderTape, GenBackwardBufs, Generator, GradTarget};
 pub use layer::Layer;
+pub use params::{DenseParams, EvaluatorParams, GeneratorParams, Params};
 
 use last_kernels::{pack, Backend, MatRef};
 use noise_table::NoiseTable;
-
-/// Generator parameters θ.
-#[derive(Debug, Clone)]
-pub struct Generator {
-    /// Encoder layer 1.
-    pub w1: Layer,
-    /// Encoder layer 2 (perturbed by default).
-    pub w2: Layer,
-    /// Pointer keys.
-    pub a: Layer,
-    /// Decoder start.
-    pub w0: Layer,
-    /// Query projection.
-    pub b: Layer,
-    /// State update.
-    pub ws: Layer,
-    /// Score vector.
-    pub v: Vec<f32>,
-}
-
-/// Evaluator parameters.
-#[derive(Debug, Clone)]
-pub struct Evaluator {
-    /// First layer.
-    pub l1: Layer,
-    /// Second layer.
-    pub l2: Layer,
-    /// Click-probability head.
-    pub l3: Layer,
-    /// Position embeddings, max_len × pos_dim.
-    pub pos: Vec<f32>,
-}
 
 /// A loaded, immutable model pair plus the kernel backend chosen for it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! Request-local buffers, grouped by the phase that uses them.
 
 use super::*;
+pub(super) use crate::model::{EvalParts, EvalRows};
 
 /// Per-chunk work buffers (one chunk = the candidates `Ctx::chunk_len` groups).
 #[derive(Debug, Default, Clone)]
@@ -13,19 +14,14 @@ pub(super) struct ChunkBufs {
     pub(super) scores: Vec<f32>,
     pub(super) taken: Vec<bool>,
     pub(super) lists: Vec<usize>,
-    pub(super) e1: Vec<f32>,
-    pub(super) e2: Vec<f32>,
-    pub(super) c: Vec<f32>,
     pub(super) panel: Vec<f32>,
     pub(super) lr_u: Vec<f32>,
     pub(super) lr_up: Vec<f32>,
     pub(super) lr_vt: Vec<f32>,
     pub(super) lr_t: Vec<f32>,
     pub(super) out_scores: Vec<f32>,
-    /// Evaluator row (prefix-tree node) of each list position.
-    pub(super) node: Vec<usize>,
-    /// Running sum of the evaluator's projected "items above" part.
-    pub(super) above: Vec<f32>,
+    /// The evaluator's rows of this chunk's lists.
+    pub(super) ev: EvalRows,
     pub(super) own_h: Vec<bool>,
     pub(super) own_k: Vec<bool>,
     /// Whether the last `run_all` ran this chunk, or the error it hit.
@@ -102,41 +98,14 @@ pub struct Scratch {
     pub(super) flops: u64,
 }
 
-/// The evaluator's first layer split by input block, precomputed once per
-/// request. `z_t = [x_{π_t}; u; mean of x above t; P_t]` is linear in each
-/// block, so `W·z_t + b = Wx·x_{π_t} + (1/t)·Σ_{s<t} Wm·x_{π_s} + (Wu·u + Wp·P_t + b)`:
-/// the item projections are computed for the N candidates once, and each
-/// position of each candidate list only adds three rows (instead of a
-/// 176-wide dot product per output).
-#[derive(Debug, Default, Clone)]
-pub(super) struct EvalParts {
-    /// `Wx·x_i`, N × h1.
-    pub(super) px: Vec<f32>,
-    /// `Wm·x_i`, N × h1.
-    pub(super) pm: Vec<f32>,
-    /// `Wu·u + b`, h1.
-    pub(super) cu: Vec<f32>,
-    /// `Wp·P_t + Wu·u + b`, L × h1.
-    pub(super) cpos: Vec<f32>,
-}
-
-/// Buffers of the policy-gradient backward pass.
+/// Buffers of the policy-gradient direction (gradient exploration).
 #[derive(Debug, Default, Clone)]
 pub(super) struct PgBufs {
-    pub(super) q: Vec<f32>,
-    pub(super) s: Vec<f32>,
-    pub(super) p: Vec<f32>,
-    pub(super) s_in: Vec<f32>,
-    pub(super) dk: Vec<f32>,
-    pub(super) dh: Vec<f32>,
-    pub(super) dq: Vec<f32>,
-    pub(super) ds: Vec<f32>,
-    pub(super) dz: Vec<f32>,
-    pub(super) din: Vec<f32>,
+    /// Reward-to-go per position.
     pub(super) ret: Vec<f32>,
-    pub(super) taken: Vec<bool>,
-    pub(super) scores: Vec<f32>,
-    pub(super) eq: Vec<f32>,
+    /// The teacher-forced decode of the greedy list.
+    pub(super) tape: crate::model::DecodeTape,
+    pub(super) back: crate::model::GenBackwardBufs,
     /// The gradient in the packed layout (f32 models).
     pub(super) gpk: Vec<pack::Block32>,
 }
