@@ -15,27 +15,15 @@ impl Ctx<'_, '_> {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<(), ServeError> {
         let (n, dx, du, h) = (self.n, self.m.cfg.d_x, self.m.cfg.d_u, self.h());
-        let (w, h1) = (2 * dx + du, self.m.cfg.eval_h1);
-        let mean = grow(&mut s.mean, dx);
-        mean.fill(0.0);
-        for i in 0..n {
-            for (m, v) in mean.iter_mut().zip(self.req.items.row(i)) {
-                *m += v;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n as f32);
-        // W1 [x_i; u; mean x] + b = W1_x·x_i + c: the user and mean-item
-        // blocks are the same for every item, so their product is one row.
-        let ux = grow(&mut s.ux, du + dx);
-        ux[..du].copy_from_slice(self.req.user);
-        ux[du..].copy_from_slice(&s.mean[..dx]);
-        let w1 = &self.m.gen.w1;
-        self.be().dense(
-            MatRef::new(&s.ux[..du + dx], 1, du + dx)?,
-            w1.packed().columns(dx, w)?,
-            Some(w1.bias()),
-            Activation::Identity,
-            MatMut::new(grow(&mut s.c1, h), 1, h)?,
+        let h1 = self.m.cfg.eval_h1;
+        self.m.gen.shared_row(
+            self.be(),
+            &self.m.cfg,
+            self.req.items,
+            self.req.user,
+            grow(&mut s.mean, dx),
+            grow(&mut s.ux, du + dx),
+            grow(&mut s.c1, h),
         )?;
         let c1 = &s.c1[..h];
         let rows = EncRows {
@@ -84,41 +72,15 @@ impl Ctx<'_, '_> {
         r: EncRows<'_>,
         c1: &[f32],
     ) -> Result<bool, ServeError> {
-        let (dx, du, h) = (self.m.cfg.d_x, self.m.cfg.d_u, self.h());
-        let m = r.e1.len() / h;
-        let (g, be) = (&self.m.gen, self.be());
+        let (cfg, be) = (&self.m.cfg, self.be());
+        let m = r.e1.len() / cfg.hidden;
         let it = self.req.items;
-        let items = MatRef::with_stride(&it.data()[lo * it.stride()..], m, dx, it.stride())?;
-        // e1 = ReLU(W1_x·x_i + c1).
-        for row in r.e1.chunks_exact_mut(h) {
-            row.copy_from_slice(c1);
-        }
-        let w1x = g.w1.packed().columns(0, dx)?;
-        be.dense_add(items, w1x, None, Activation::Relu, MatMut::new(r.e1, m, h)?)?;
-        let fwd = |l: &Layer, x: &[f32], act, y: &mut [f32]| -> Result<(), ServeError> {
-            Ok(l.forward(be, MatRef::new(x, m, l.k)?, act, MatMut::new(y, m, l.n)?)?)
-        };
-        // h0 = ReLU(P), P kept for gradient exploration's steps (the same
-        // values as the fused ReLU).
-        fwd(&g.w2, r.e1, Activation::Identity, r.h0pre)?;
-        for (o, p) in r.h0.iter_mut().zip(r.h0pre.iter()) {
-            *o = p.max(0.0);
-        }
-        fwd(&g.a, r.h0, Activation::Identity, r.keys0)?;
+        let items = MatRef::with_stride(&it.data()[lo * it.stride()..], m, cfg.d_x, it.stride())?;
+        let g = &self.m.gen;
+        g.encode_rows(be, cfg, items, c1, r.e1, r.h0pre, r.h0, r.keys0)?;
         let ok = be.pointer_exp(r.keys0, r.ek0)?;
-        // The evaluator's first layer, item blocks (see `EvalParts`).
-        let l1 = self.m.eval.l1.packed();
-        let h1 = self.m.cfg.eval_h1;
-        let id = Activation::Identity;
-        be.dense(
-            items,
-            l1.columns(0, dx)?,
-            None,
-            id,
-            MatMut::new(r.px, m, h1)?,
-        )?;
-        let wm = l1.columns(dx + du, 2 * dx + du)?;
-        be.dense(items, wm, None, id, MatMut::new(r.pm, m, h1)?)?;
+        // The evaluator's first layer, item blocks.
+        self.m.eval.item_parts(be, cfg, items, r.px, r.pm)?;
         Ok(ok)
     }
 
@@ -153,30 +115,8 @@ impl Ctx<'_, '_> {
     /// projections come from [`Self::encode_rows`]). Returns the matrix
     /// FLOPs.
     pub(super) fn eval_parts(&self, ev: &mut EvalParts) -> Result<u64, ServeError> {
-        let (be, cfg) = (self.be(), &self.m.cfg);
-        let (l, dx, du, pd, h1) = (self.req.len, cfg.d_x, cfg.d_u, cfg.pos_dim, cfg.eval_h1);
-        let l1 = &self.m.eval.l1;
-        let w = l1.packed();
-        let id = Activation::Identity;
-        let cu = grow(&mut ev.cu, h1);
-        be.dense(
-            MatRef::new(self.req.user, 1, du)?,
-            w.columns(dx, dx + du)?,
-            Some(l1.bias()),
-            id,
-            MatMut::new(cu, 1, h1)?,
-        )?;
-        let cpos = grow(&mut ev.cpos, l * h1);
-        be.dense(
-            MatRef::new(&self.m.eval.pos[..l * pd], l, pd)?,
-            w.columns(2 * dx + du, 2 * dx + du + pd)?,
-            None,
-            id,
-            MatMut::new(cpos, l, h1)?,
-        )?;
-        for row in cpos.chunks_exact_mut(h1) {
-            row.iter_mut().zip(&ev.cu[..h1]).for_each(|(p, c)| *p += c);
-        }
-        Ok(mm(1, h1, du) + mm(l, h1, pd))
+        let (m, l) = (self.m, self.req.len);
+        Ok(m.eval
+            .request_parts(self.be(), &m.cfg, self.req.user, l, ev)?)
     }
 }

@@ -43,7 +43,7 @@ use batch::{Best, Cand, Lead};
 use parallel::low_rank;
 use scratch::{ChunkBufs, EncRows, EvalParts, Shared};
 
-use crate::model::{Layer, Model};
+use crate::model::Model;
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::select::{argmax_masked, gumbel_argmax_with, Permutations};
