@@ -2,17 +2,18 @@
 //! scores, backward, and the per-position log-loss.
 
 use super::*;
+use crate::model::{EvalParts, EvalRows, EvaluatorParams, Params};
 
-// ---------------------------------------------------------------- evaluator
-
-/// Activations of one batched evaluator forward pass (kept for backward).
+/// Activations of one batched evaluator forward pass (the model's forward,
+/// [`crate::model::Evaluator`], one list at a time without prefix sharing),
+/// kept for the backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct EvalPass {
     rows: usize,
     len: usize,
+    /// Each row's first-layer input `z_t` (for the weight gradient).
     z: Vec<f32>,
-    e1: Vec<f32>,
-    e2: Vec<f32>,
+    ev: EvalRows,
     /// Click probability per row (list-major, `len` rows per list).
     pub c: Vec<f32>,
 }
@@ -24,11 +25,20 @@ impl EvalPass {
         pairs: &[(&Instance, &[usize])],
         len: usize,
     ) -> Result<Self, TrainError> {
-        let cfg = &m.cfg;
-        let zin = cfg.eval_in();
+        let (be, cfg, ev) = (m.backend, &m.cfg, &m.eval);
+        let (zin, dx, h1) = (cfg.eval_in(), cfg.d_x, cfg.eval_h1);
         let rows = pairs.len() * len;
-        let mut z = vec![0f32; rows * zin];
-        let mut above = vec![0f32; cfg.d_x];
+        let mut p = EvalPass {
+            rows,
+            len,
+            z: vec![0f32; rows * zin],
+            ev: EvalRows::default(),
+            c: vec![],
+        };
+        p.ev.e1.resize(rows * h1, 0.0);
+        let (mut above, mut xs) = (vec![0f32; dx], vec![0f32; len * dx]);
+        let (mut parts, mut one) = (EvalParts::default(), EvalRows::default());
+        let positions: Vec<usize> = (0..len).collect();
         for (j, (inst, list)) in pairs.iter().enumerate() {
             if list.len() != len || list.iter().any(|&i| i >= inst.n) {
                 return Err(TrainError::Data(format!(
@@ -36,50 +46,30 @@ impl EvalPass {
                     inst.n
                 )));
             }
-            m.eval_input(
-                inst.items(),
-                &inst.user,
-                list,
-                len,
-                &mut z[j * len * zin..(j + 1) * len * zin],
-                &mut above,
-            );
+            // The listed items' parts, indexed by position.
+            for (t, &i) in list.iter().enumerate() {
+                xs[t * dx..(t + 1) * dx].copy_from_slice(inst.items().row(i));
+            }
+            parts.px.resize(len * h1, 0.0);
+            parts.pm.resize(len * h1, 0.0);
+            let x = MatRef::new(&xs, len, dx)?;
+            ev.item_parts(
+                be,
+                cfg,
+                x,
+                &mut parts.px[..len * h1],
+                &mut parts.pm[..len * h1],
+            )?;
+            ev.request_parts(be, cfg, &inst.user, len, &mut parts)?;
+            ev.first_layer(cfg, &parts, &positions, len, 0, &mut one);
+            p.ev.e1[j * len * h1..(j + 1) * len * h1].copy_from_slice(&one.e1[..len * h1]);
+            let zj = &mut p.z[j * len * zin..(j + 1) * len * zin];
+            m.eval_input(inst.items(), &inst.user, list, len, zj, &mut above);
         }
-        Self::from_input(m, z, rows, len)
-    }
-
-    fn from_input(m: &Model, z: Vec<f32>, rows: usize, len: usize) -> Result<Self, TrainError> {
-        let (be, cfg, ev) = (m.backend, &m.cfg, &m.eval);
-        let (zin, h1, h2) = (cfg.eval_in(), cfg.eval_h1, cfg.eval_h2);
-        let mut p = EvalPass {
-            rows,
-            len,
-            e1: vec![0.0; rows * h1],
-            e2: vec![0.0; rows * h2],
-            c: vec![0.0; rows],
-            z,
-        };
-        if rows == 0 {
-            return Ok(p);
+        if rows > 0 {
+            ev.head(be, cfg, rows, &mut p.ev)?;
         }
-        ev.l1.forward(
-            be,
-            MatRef::new(&p.z, rows, zin)?,
-            Activation::Relu,
-            MatMut::new(&mut p.e1, rows, h1)?,
-        )?;
-        ev.l2.forward(
-            be,
-            MatRef::new(&p.e1, rows, h1)?,
-            Activation::Relu,
-            MatMut::new(&mut p.e2, rows, h2)?,
-        )?;
-        ev.l3.forward(
-            be,
-            MatRef::new(&p.e2, rows, h2)?,
-            Activation::Sigmoid,
-            MatMut::new(&mut p.c, rows, 1)?,
-        )?;
+        p.c = p.ev.c[..rows].to_vec();
         Ok(p)
     }
 
@@ -97,8 +87,8 @@ impl EvalPass {
     }
 
     /// Gradients of `Σ_rows dlogit_r · logit_r` (pass `c − y` scaled for
-    /// log-loss) with respect to the evaluator tensors ([`eval_params`] order).
-    pub fn backward(&self, m: &Model, dlogit: &[f32]) -> Result<Tensors, TrainError> {
+    /// log-loss) with respect to the evaluator's parameters.
+    pub fn backward(&self, m: &Model, dlogit: &[f32]) -> Result<EvaluatorParams, TrainError> {
         let (be, cfg, ev) = (m.backend, &m.cfg, &m.eval);
         let (rows, zin, h1, h2, pd) = (
             self.rows,
@@ -107,18 +97,18 @@ impl EvalPass {
             cfg.eval_h2,
             cfg.pos_dim,
         );
-        let mut g = zeros_like(&eval_params(m));
+        let mut g = EvaluatorParams::of(ev).zeros_like();
         if rows == 0 {
             return Ok(g);
         }
         let dl = MatRef::new(dlogit, rows, 1)?;
         be.matmul_tn(
             dl,
-            MatRef::new(&self.e2, rows, h2)?,
-            MatMut::new(&mut g[4], 1, h2)?,
+            MatRef::new(&self.ev.e2[..rows * h2], rows, h2)?,
+            MatMut::new(&mut g.l3.w, 1, h2)?,
             true,
         )?;
-        be.bias_grad(dl, &mut g[5])?;
+        be.bias_grad(dl, &mut g.l3.b)?;
         let mut de2 = vec![0f32; rows * h2];
         be.matmul(
             dl,
@@ -128,17 +118,17 @@ impl EvalPass {
         )?;
         be.activation_backward(
             Activation::Relu,
-            MatRef::new(&self.e2, rows, h2)?,
+            MatRef::new(&self.ev.e2[..rows * h2], rows, h2)?,
             MatMut::new(&mut de2, rows, h2)?,
         )?;
         let de2r = MatRef::new(&de2, rows, h2)?;
         be.matmul_tn(
             de2r,
-            MatRef::new(&self.e1, rows, h1)?,
-            MatMut::new(&mut g[2], h2, h1)?,
+            MatRef::new(&self.ev.e1[..rows * h1], rows, h1)?,
+            MatMut::new(&mut g.l2.w, h2, h1)?,
             true,
         )?;
-        be.bias_grad(de2r, &mut g[3])?;
+        be.bias_grad(de2r, &mut g.l2.b)?;
         let mut de1 = vec![0f32; rows * h1];
         be.matmul(
             de2r,
@@ -148,17 +138,17 @@ impl EvalPass {
         )?;
         be.activation_backward(
             Activation::Relu,
-            MatRef::new(&self.e1, rows, h1)?,
+            MatRef::new(&self.ev.e1[..rows * h1], rows, h1)?,
             MatMut::new(&mut de1, rows, h1)?,
         )?;
         let de1r = MatRef::new(&de1, rows, h1)?;
         be.matmul_tn(
             de1r,
             MatRef::new(&self.z, rows, zin)?,
-            MatMut::new(&mut g[0], h1, zin)?,
+            MatMut::new(&mut g.l1.w, h1, zin)?,
             true,
         )?;
-        be.bias_grad(de1r, &mut g[1])?;
+        be.bias_grad(de1r, &mut g.l1.b)?;
         let mut dz = vec![0f32; rows * zin];
         be.matmul(
             de1r,
@@ -169,7 +159,7 @@ impl EvalPass {
         let off = zin - pd;
         for r in 0..rows {
             let t = r % self.len;
-            for (d, v) in g[6][t * pd..(t + 1) * pd]
+            for (d, v) in g.pos[t * pd..(t + 1) * pd]
                 .iter_mut()
                 .zip(&dz[r * zin + off..(r + 1) * zin])
             {
@@ -187,7 +177,7 @@ pub fn eval_logloss_grad(
     split: &[Instance],
     logs: &[&Log],
     len: usize,
-) -> Result<(f64, Tensors), TrainError> {
+) -> Result<(f64, EvaluatorParams), TrainError> {
     let pairs: Vec<(&Instance, &[usize])> = logs
         .iter()
         .map(|l| (&split[l.instance], &l.list[..len]))

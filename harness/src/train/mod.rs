@@ -11,7 +11,7 @@
 //! microseconds at these sizes).
 
 use crate::data::dataset::{Dataset, Instance, Log};
-use crate::model::{Layer, Model, ModelError};
+use crate::model::{EvaluatorParams, GeneratorParams, Model, ModelError, Params};
 use crate::progress::Progress;
 use crate::rng::Rng;
 use last_kernels::{Activation, KernelError, MatMut, MatRef};
@@ -24,8 +24,7 @@ mod tests;
 
 pub use evaluator::{eval_logloss_grad, predict_logs, EvalPass};
 pub use generator::{gen_backward, rollout, Pick, Rollout};
-use params::zeros_like;
-pub use params::{eval_params, gen_params, set_eval_params, set_gen_params, Adam, Tensors};
+pub use params::Adam;
 
 /// Why training failed.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +121,7 @@ pub fn train_evaluator(
         let (p, y) = predict_logs(m, &data.valid_log_instances, &data.valid_logs, len)?;
         Ok(mean_logloss(&p, &y))
     };
-    let mut params = eval_params(m);
+    let mut params = EvaluatorParams::of(&m.eval);
     let mut adam = Adam::new(&params, o.eval_lr);
     let mut rng = Rng::new(o.seed ^ 0xe7a1);
     let initial = valid_loss(m)?;
@@ -148,7 +147,7 @@ pub fn train_evaluator(
             let (loss, g) = eval_logloss_grad(m, &data.train_log_instances, &logs, len)?;
             total += loss;
             adam.step(&mut params, &g);
-            set_eval_params(m, &params)?;
+            params.apply(&mut m.eval, m.cfg.dtype)?;
             bar.inc(1);
         }
         let tl = total / (order.len() * len) as f64;
@@ -169,7 +168,7 @@ pub fn train_evaluator(
     }
     bar.finish();
     rep.best_valid_loss = best.0;
-    set_eval_params(m, &best.1)?;
+    best.1.apply(&mut m.eval, m.cfg.dtype)?;
     Ok(rep)
 }
 
@@ -217,7 +216,7 @@ pub fn train_generator(
     if data.train.is_empty() {
         return Err(TrainError::Data("no training instances".into()));
     }
-    let mut params = gen_params(m);
+    let mut params = GeneratorParams::of(&m.gen);
     let mut adam = Adam::new(&params, o.gen_lr);
     let mut rng = Rng::new(o.seed ^ 0x9e4);
     let initial = greedy_score(m, &data.valid, len)?;
@@ -227,7 +226,7 @@ pub fn train_generator(
         pg_valid_score: vec![],
         best_valid_score: initial,
     };
-    let mut best: Option<(f64, Tensors)> = None;
+    let mut best: Option<(f64, GeneratorParams)> = None;
     let mut order: Vec<usize> = (0..data.train.len()).collect();
     let steps = (o.warm_epochs + o.pg_epochs) * order.len().div_ceil(o.gen_batch.max(1));
     let mut bar = Progress::new("generator", steps);
@@ -236,7 +235,7 @@ pub fn train_generator(
         let warm = epoch < o.warm_epochs;
         rng.shuffle(&mut order);
         for batch in order.chunks(o.gen_batch.max(1)) {
-            let mut g = zeros_like(&params);
+            let mut g = params.zeros_like();
             let scale = 1.0 / batch.len() as f32;
             for &i in batch {
                 let inst = &data.train[i];
@@ -264,7 +263,7 @@ pub fn train_generator(
                 }
             }
             adam.step(&mut params, &g);
-            set_gen_params(m, &params)?;
+            params.apply(&mut m.gen, m.cfg.dtype)?;
             bar.inc(1);
         }
         let v = greedy_score(m, &data.valid, len)?;
@@ -298,7 +297,7 @@ pub fn train_generator(
     bar.finish();
     if let Some((v, p)) = best {
         rep.best_valid_score = v;
-        set_gen_params(m, &p)?;
+        p.apply(&mut m.gen, m.cfg.dtype)?;
     }
     Ok(rep)
 }

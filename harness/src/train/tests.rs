@@ -34,24 +34,27 @@ fn tiny() -> (Model, Instance) {
 }
 
 /// Directional finite difference `(L(θ+εd) − L(θ−εd)) / 2ε` against `g·d`.
-fn check(name: &str, mut loss: impl FnMut(&[Vec<f32>]) -> f64, p: &[Vec<f32>], g: &[Vec<f32>]) {
+fn check<P: Params>(name: &str, mut loss: impl FnMut(&P) -> f64, p: &P, g: &P) {
     let mut r = Rng::new(11);
     for trial in 0..3 {
-        let d: Tensors = p
-            .iter()
-            .map(|t| t.iter().map(|_| r.normal() as f32).collect())
-            .collect();
+        let mut d = p.clone();
+        d.tensors_mut()
+            .into_iter()
+            .flatten()
+            .for_each(|v| *v = r.normal() as f32);
         let eps = 1e-3f32;
-        let shift = |s: f32| -> Tensors {
-            p.iter()
-                .zip(&d)
-                .map(|(t, dt)| t.iter().zip(dt).map(|(a, b)| a + s * b).collect())
-                .collect()
+        let shift = |s: f32| -> P {
+            let mut q = p.clone();
+            for (t, dt) in q.tensors_mut().into_iter().zip(d.tensors()) {
+                t.iter_mut().zip(dt).for_each(|(a, b)| *a += s * b);
+            }
+            q
         };
         let fd = (loss(&shift(eps)) - loss(&shift(-eps))) / (2.0 * eps as f64);
         let an: f64 = g
-            .iter()
-            .zip(&d)
+            .tensors()
+            .into_iter()
+            .zip(d.tensors())
             .flat_map(|(a, b)| a.iter().zip(b))
             .map(|(a, b)| (*a as f64) * (*b as f64))
             .sum();
@@ -78,12 +81,12 @@ fn evaluator_gradient_matches_finite_differences() {
     let refs: Vec<&Log> = logs.iter().collect();
     let split = [inst];
     let (_, g) = eval_logloss_grad(&m, &split, &refs, 3).unwrap();
-    let p = eval_params(&m);
+    let p = EvaluatorParams::of(&m.eval);
     let mut mm = m.clone();
     check(
         "evaluator",
         |q| {
-            set_eval_params(&mut mm, q).unwrap();
+            q.apply(&mut mm.eval, mm.cfg.dtype).unwrap();
             eval_logloss_grad(&mm, &split, &refs, 3).unwrap().0 / 6.0
         },
         &p,
@@ -97,14 +100,14 @@ fn generator_gradient_matches_finite_differences() {
     let list = [4usize, 0, 2];
     let coef = [0.7f32, -0.4, 1.3];
     let ro = rollout(&m, &inst, 3, Pick::Forced(&list)).unwrap();
-    let p = gen_params(&m);
-    let mut g = zeros_like(&p);
+    let p = GeneratorParams::of(&m.gen);
+    let mut g = p.zeros_like();
     gen_backward(&m, &ro, &coef, &mut g).unwrap();
     let mut mm = m.clone();
     check(
         "generator",
         |q| {
-            set_gen_params(&mut mm, q).unwrap();
+            q.apply(&mut mm.gen, mm.cfg.dtype).unwrap();
             let r = rollout(&mm, &inst, 3, Pick::Forced(&list)).unwrap();
             r.logp
                 .iter()
@@ -134,5 +137,49 @@ fn greedy_rollout_matches_serving_baseline() {
         .unwrap();
     assert_eq!(ro.list, resp.list);
     let pass = EvalPass::forward(&m, &[(&inst, &ro.list[..])], 3).unwrap();
-    assert!((pass.list_scores(&m)[0] - resp.score).abs() < 1e-5);
+    // One encoder, one decoder step, one evaluator forward: bit-identical.
+    assert_eq!(pass.list_scores(&m)[0], resp.score);
+}
+
+/// Serving's gradient-exploration direction and training's generator
+/// gradient are the same backward pass: `Model::policy_gradient`'s `∂/∂W2`
+/// equals the W2 part of `gen_backward` with the same per-step weights.
+#[test]
+fn serving_direction_is_the_training_gradient() {
+    let (m, inst) = tiny();
+    let list = [4usize, 0, 2];
+    let req = crate::serve::Request {
+        user: &inst.user,
+        items: inst.items(),
+        len: 3,
+        seed: 1,
+        variant: crate::serve::Variant::Baseline,
+        budget: std::time::Duration::from_secs(1),
+    };
+    let (mut scratch, mut gw2) = (crate::serve::Scratch::default(), Vec::new());
+    let gamma = 0.3;
+    let loss = m
+        .policy_gradient(&req, &list, gamma, &mut scratch, &mut gw2)
+        .unwrap();
+    // The same per-step weights (reward-to-go of the evaluator's advantages).
+    let pairs = [(&inst, &list[..]), (&inst, &inst.initial[..])];
+    let c = EvalPass::forward(&m, &pairs, 3).unwrap().c;
+    let mut ret = [0f32; 3];
+    let mut acc = 0f32;
+    for t in (0..3).rev() {
+        acc = m.cfg.position_weight(t) * (c[t] - c[3 + t]) + gamma * acc;
+        ret[t] = acc;
+    }
+    let ro = rollout(&m, &inst, 3, Pick::Forced(&list)).unwrap();
+    let want: f32 = -(0..3).map(|t| ret[t] * ro.logp[t]).sum::<f32>();
+    assert!(
+        (loss - want).abs() <= 1e-5 * want.abs().max(1.0),
+        "{loss} vs {want}"
+    );
+    let mut g = GeneratorParams::of(&m.gen).zeros_like();
+    gen_backward(&m, &ro, &ret, &mut g).unwrap();
+    let scale = g.w2.w.iter().fold(0f32, |a, v| a.max(v.abs()));
+    for (a, b) in gw2.iter().zip(&g.w2.w) {
+        assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b}");
+    }
 }
