@@ -19,7 +19,9 @@
 //! share its evaluator rows.
 
 mod batch;
+mod candidate;
 mod chunk;
+mod decode;
 mod encode;
 mod error;
 mod evaluate;

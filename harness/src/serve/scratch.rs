@@ -1,48 +1,25 @@
 //! Request-local buffers, grouped by the phase that uses them.
 
+use super::candidate::CandBufs;
+use super::decode::DecodeBufs;
 use super::*;
 pub(super) use crate::model::{EvalParts, EvalRows};
 
 /// Per-chunk work buffers (one chunk = the candidates `Ctx::chunk_len` groups).
 #[derive(Debug, Default, Clone)]
 pub(super) struct ChunkBufs {
-    pub(super) h: Vec<f32>,
-    pub(super) keys: Vec<f32>,
-    pub(super) s: Vec<f32>,
-    pub(super) s_in: Vec<f32>,
-    pub(super) q: Vec<f32>,
-    pub(super) scores: Vec<f32>,
-    pub(super) taken: Vec<bool>,
+    /// Phase 1: the candidates' encoder outputs and keys.
+    pub(super) cand: CandBufs,
+    /// Phase 2: decoding.
+    pub(super) dec: DecodeBufs,
+    /// The lists decoded, L per candidate.
     pub(super) lists: Vec<usize>,
-    pub(super) panel: Vec<f32>,
-    pub(super) lr_u: Vec<f32>,
-    pub(super) lr_up: Vec<f32>,
-    pub(super) lr_vt: Vec<f32>,
-    pub(super) lr_t: Vec<f32>,
-    pub(super) out_scores: Vec<f32>,
-    /// The evaluator's rows of this chunk's lists.
+    /// Phase 3: the evaluator's rows of the lists, and their scores.
     pub(super) ev: EvalRows,
-    pub(super) own_h: Vec<bool>,
-    pub(super) own_k: Vec<bool>,
+    pub(super) out_scores: Vec<f32>,
     /// Whether the last `run_all` ran this chunk, or the error it hit.
     pub(super) ran: bool,
     pub(super) err: Option<ServeError>,
-    pub(super) ek: Vec<f32>,
-    pub(super) ek_ok: Vec<bool>,
-    /// `e^{2q}` per decoder slot, and whether it is in the exponential
-    /// form's range.
-    pub(super) eq: Vec<f32>,
-    pub(super) eq_ok: Vec<bool>,
-    /// Decoder slot of each candidate, and the first candidate of each slot
-    /// (this step's and the next step's).
-    pub(super) slot: Vec<usize>,
-    pub(super) rep: Vec<usize>,
-    pub(super) nslot: Vec<usize>,
-    pub(super) nrep: Vec<usize>,
-    /// Parent states gathered for the split state update.
-    pub(super) sg: Vec<f32>,
-    /// Gumbel noise of one sampling step.
-    pub(super) gumbel: Vec<f32>,
     /// Matrix FLOPs of the last `chunk` / `evaluate` call.
     pub(super) flops: u64,
 }
