@@ -43,12 +43,6 @@ impl Ctx<'_, '_> {
         let zeros =
             pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
         let zeros = zeros.as_weights();
-        let noise = |r: usize, q: usize| Noise {
-            seed: self.req.seed,
-            candidate: (r * 2 * pairs + 2 * q) as u32,
-            kind: NoiseKind::Gaussian,
-            antithetic: true,
-        };
         let mut cands = std::mem::take(&mut s.cands);
         let mut scores = std::mem::take(&mut s.scores);
         let mut done = 0;
@@ -69,7 +63,7 @@ impl Ctx<'_, '_> {
                 be.dense_perturbed(
                     e1,
                     zeros,
-                    &noise(r, q),
+                    &self.serial_noise(r, pairs, q),
                     1.0,
                     None,
                     Activation::Identity,
@@ -102,58 +96,105 @@ impl Ctx<'_, '_> {
             if stale >= patience {
                 break;
             }
-            // g = Σ_q (R⁺_q − R⁻_q) ε_q ; step along g/‖g‖.
-            let grad = &mut s.grad[..len];
-            grad.fill(0.0);
-            let mut any = false;
-            for q in 0..pairs {
-                let d = scores[2 * q] - scores[2 * q + 1];
-                if d == 0.0 || !d.is_finite() {
-                    continue;
-                }
-                any = true;
-                be.perturb_weights(zeros, &noise(r - 1, q), 1.0, &mut s.eps[..len])?;
-                for (gv, e) in grad.iter_mut().zip(&s.eps[..len]) {
-                    *gv += d * e;
-                }
-            }
-            if !any {
-                continue;
-            }
-            let gn = grad.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if gn == 0.0 || !gn.is_finite() {
-                continue;
-            }
-            let k = step * norm_w / gn;
-            let delta = &mut s.delta[..len];
-            for (dv, gv) in delta.iter_mut().zip(grad.iter()) {
-                *dv += k * gv;
-            }
-            let dn = delta.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let cap = trust * norm_w;
-            let f = if dn > cap && dn > 0.0 { cap / dn } else { 1.0 };
-            if f != 1.0 {
-                delta.iter_mut().for_each(|v| *v *= f);
-            }
-            // The same step on R = e1·Δθᵀ.
-            let rr = &mut s.ser_r[..nh];
-            for q in 0..pairs {
-                let d = scores[2 * q] - scores[2 * q + 1];
-                if d == 0.0 || !d.is_finite() {
-                    continue;
-                }
-                let c = k * d;
-                for (rv, ev) in rr.iter_mut().zip(&s.ser_e[q * nh..(q + 1) * nh]) {
-                    *rv += c * ev;
-                }
-            }
-            if f != 1.0 {
-                rr.iter_mut().for_each(|v| *v *= f);
-            }
+            self.es_step(
+                r - 1,
+                pairs,
+                step * norm_w,
+                trust * norm_w,
+                &scores,
+                zeros,
+                s,
+            )?;
         }
         s.cands = cands;
         s.scores = scores;
         s.zeros = zeros_blocks;
         result.map(|()| (done, r, exhausted))
+    }
+
+    /// The noise of pair `q` in round `round` (antithetic Gaussian).
+    fn serial_noise(&self, round: usize, pairs: usize, q: usize) -> Noise {
+        Noise {
+            seed: self.req.seed,
+            candidate: (round * 2 * pairs + 2 * q) as u32,
+            kind: NoiseKind::Gaussian,
+            antithetic: true,
+        }
+    }
+
+    /// One normalised ES step after round `round`: `g = Σ_q (R⁺_q − R⁻_q) ε_q`,
+    /// `Δθ ← f·(Δθ + step·g/‖g‖)` with `f` keeping `‖Δθ‖ ≤ trust`, and the
+    /// same step on `R = e1·Δθᵀ` from the round's `E_q` (`step` and `trust`
+    /// absolute). A round without a usable difference takes no step.
+    #[allow(clippy::too_many_arguments)]
+    fn es_step(
+        &self,
+        round: usize,
+        pairs: usize,
+        step: f32,
+        trust: f32,
+        scores: &[f32],
+        zeros: last_kernels::Weights<'_>,
+        s: &mut Scratch,
+    ) -> Result<(), ServeError> {
+        let be = self.be();
+        let (nh, len) = (self.n * self.h(), pack::packed_len(self.h(), self.h()));
+        // g = Σ_q (R⁺_q − R⁻_q) ε_q ; step along g/‖g‖.
+        let grad = &mut s.grad[..len];
+        grad.fill(0.0);
+        let mut any = false;
+        for q in 0..pairs {
+            let d = scores[2 * q] - scores[2 * q + 1];
+            if d == 0.0 || !d.is_finite() {
+                continue;
+            }
+            any = true;
+            be.perturb_weights(
+                zeros,
+                &self.serial_noise(round, pairs, q),
+                1.0,
+                &mut s.eps[..len],
+            )?;
+            for (gv, e) in grad.iter_mut().zip(&s.eps[..len]) {
+                *gv += d * e;
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        let gn = grad.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if gn == 0.0 || !gn.is_finite() {
+            return Ok(());
+        }
+        let k = step / gn;
+        let delta = &mut s.delta[..len];
+        for (dv, gv) in delta.iter_mut().zip(grad.iter()) {
+            *dv += k * gv;
+        }
+        let dn = delta.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let f = if dn > trust && dn > 0.0 {
+            trust / dn
+        } else {
+            1.0
+        };
+        if f != 1.0 {
+            delta.iter_mut().for_each(|v| *v *= f);
+        }
+        // The same step on R = e1·Δθᵀ.
+        let rr = &mut s.ser_r[..nh];
+        for q in 0..pairs {
+            let d = scores[2 * q] - scores[2 * q + 1];
+            if d == 0.0 || !d.is_finite() {
+                continue;
+            }
+            let c = k * d;
+            for (rv, ev) in rr.iter_mut().zip(&s.ser_e[q * nh..(q + 1) * nh]) {
+                *rv += c * ev;
+            }
+        }
+        if f != 1.0 {
+            rr.iter_mut().for_each(|v| *v *= f);
+        }
+        Ok(())
     }
 }
