@@ -24,7 +24,7 @@ use crate::rng::Rng;
 use crate::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
 use crate::train::{predict_logs, rollout, EvalPass, Pick, TrainError};
 pub use arms::{arms, tune, Arm, Tuned, NOISES};
-use arms::{cap, max_n, run_arm};
+use arms::{cap, max_n, run_arm, Outcome};
 use metrics::Interval;
 pub use quality::evaluator_quality;
 use serde::Serialize;
@@ -214,47 +214,85 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
         .find(|(a, _)| *a == Arm::Serve(Variant::Baseline))
         .map(|(_, o)| o.clone())
         .expect("the generator arm is always compared");
-    let mut rows = Vec::new();
-    for (arm, out) in &outs {
-        let names = [
-            "gt_reward",
-            "ndcg@1",
-            "ndcg@5",
-            "ndcg@10",
-            "map@5",
-            "map@10",
-            "eval_score",
-        ];
-        let series: [(&Vec<f64>, &Vec<f64>); 7] = [
-            (&out.gt, &base.gt),
-            (&out.ndcg[0], &base.ndcg[0]),
-            (&out.ndcg[1], &base.ndcg[1]),
-            (&out.ndcg[2], &base.ndcg[2]),
-            (&out.map[0], &base.map[0]),
-            (&out.map[1], &base.map[1]),
-            (&out.eval, &base.eval),
-        ];
-        let metrics: Vec<(String, Paired)> = names
+    let rows = outs
+        .iter()
+        .map(|(arm, out)| row(*arm, out, &base, o, test.len()))
+        .collect();
+    let sweep = budget_sweep(m, data, test, o, &sigmas, scale)?;
+    Ok(Report {
+        dataset: data.name.clone(),
+        isa: m.backend.isa().name().to_string(),
+        options: o.clone(),
+        chosen: sigmas
             .iter()
-            .zip(series)
-            .enumerate()
-            .map(|(j, (n, (x, b)))| (n.to_string(), paired(x, b, o, j as u64 + 1)))
-            .collect();
-        let gt = metrics[0].1;
-        rows.push(Row {
-            variant: arm.name(),
-            gt_reward: gt.mean,
-            gt_reward_diff_ci95: [gt.ci95.low, gt.ci95.high],
-            ndcg10: metrics[3].1.mean,
-            map10: metrics[5].1.mean,
-            eval_score: metrics[6].1.mean,
-            p50_us: metrics::quantile(&out.lat_us, 0.5).unwrap_or(0.0),
-            p99_us: metrics::quantile(&out.lat_us, 0.99).unwrap_or(0.0),
-            candidates: metrics::mean(&out.cands),
-            requests: test.len(),
-            metrics,
-        });
+            .map(|(n, t, s)| {
+                let v = Variant::Parallel {
+                    k: o.k,
+                    sigma: *s,
+                    noise: *n,
+                    target: *t,
+                };
+                (v.name(), *s)
+            })
+            .chain(std::iter::once(("gradient_scale".to_string(), scale)))
+            .collect(),
+        evaluator: evaluator_quality(m, data, o)?,
+        rows,
+        sweep,
+    })
+}
+
+/// One arm's line of the report: every metric paired with the generator alone.
+fn row(arm: Arm, out: &Outcome, base: &Outcome, o: &EvalOptions, requests: usize) -> Row {
+    let names = [
+        "gt_reward",
+        "ndcg@1",
+        "ndcg@5",
+        "ndcg@10",
+        "map@5",
+        "map@10",
+        "eval_score",
+    ];
+    let series: [(&Vec<f64>, &Vec<f64>); 7] = [
+        (&out.gt, &base.gt),
+        (&out.ndcg[0], &base.ndcg[0]),
+        (&out.ndcg[1], &base.ndcg[1]),
+        (&out.ndcg[2], &base.ndcg[2]),
+        (&out.map[0], &base.map[0]),
+        (&out.map[1], &base.map[1]),
+        (&out.eval, &base.eval),
+    ];
+    let metrics: Vec<(String, Paired)> = names
+        .iter()
+        .zip(series)
+        .enumerate()
+        .map(|(j, (n, (x, b)))| (n.to_string(), paired(x, b, o, j as u64 + 1)))
+        .collect();
+    let gt = metrics[0].1;
+    Row {
+        variant: arm.name(),
+        gt_reward: gt.mean,
+        gt_reward_diff_ci95: [gt.ci95.low, gt.ci95.high],
+        ndcg10: metrics[3].1.mean,
+        map10: metrics[5].1.mean,
+        eval_score: metrics[6].1.mean,
+        p50_us: metrics::quantile(&out.lat_us, 0.5).unwrap_or(0.0),
+        p99_us: metrics::quantile(&out.lat_us, 0.99).unwrap_or(0.0),
+        candidates: metrics::mean(&out.cands),
+        requests,
+        metrics,
     }
+}
+
+/// Mean ground-truth reward of the sweep's variants at each budget of `o.sweep`.
+fn budget_sweep(
+    m: &Model,
+    data: &Dataset,
+    test: &[Instance],
+    o: &EvalOptions,
+    sigmas: &[Tuned],
+    scale: f32,
+) -> Result<Vec<SweepPoint>, EvalError> {
     let mut sweep = Vec::new();
     let sig = |noise: NoiseSpec| {
         sigmas
@@ -305,25 +343,5 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
             });
         }
     }
-    Ok(Report {
-        dataset: data.name.clone(),
-        isa: m.backend.isa().name().to_string(),
-        options: o.clone(),
-        chosen: sigmas
-            .iter()
-            .map(|(n, t, s)| {
-                let v = Variant::Parallel {
-                    k: o.k,
-                    sigma: *s,
-                    noise: *n,
-                    target: *t,
-                };
-                (v.name(), *s)
-            })
-            .chain(std::iter::once(("gradient_scale".to_string(), scale)))
-            .collect(),
-        evaluator: evaluator_quality(m, data, o)?,
-        rows,
-        sweep,
-    })
+    Ok(sweep)
 }
