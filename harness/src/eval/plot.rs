@@ -97,6 +97,52 @@ pub fn line_chart_svg(
         num(bottom - top)
     );
 
+    draw_area(
+        &mut out,
+        &lines,
+        log_x,
+        Frame {
+            left,
+            right,
+            top,
+            bottom,
+        },
+    );
+
+    out += &format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+        num((left + right) / 2.0),
+        num(h - 12.0),
+        xml_escape(x_label)
+    );
+    out += &format!(
+        "<text x=\"0\" y=\"0\" transform=\"translate(18 {}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
+        num((top + bottom) / 2.0),
+        xml_escape(y_label)
+    );
+    legend(&mut out, series, right + 16.0, top);
+    out += "</svg>\n";
+    out
+}
+
+/// The plot area's pixel bounds.
+#[derive(Clone, Copy)]
+struct Frame {
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+/// Grid lines, ticks with labels, and each series' line and markers (or
+/// "no data" when nothing is drawable).
+fn draw_area(out: &mut String, lines: &[Vec<(f64, f64)>], log_x: bool, f: Frame) {
+    let Frame {
+        left,
+        right,
+        top,
+        bottom,
+    } = f;
     let all = lines.iter().flatten();
     let x_range = min_max(all.clone().map(|p| p.0));
     let y_range = min_max(all.map(|p| p.1));
@@ -112,17 +158,17 @@ pub fn line_chart_svg(
             let py = |y: f64| bottom - y_axis.frac(y) * (bottom - top);
             for (t, label) in &x_axis.ticks {
                 let x = num(px(*t));
-                out += &format!(
+                *out += &format!(
                     "<line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\" stroke=\"#e8e8e8\"/>\n",
                     num(top),
                     num(bottom)
                 );
-                out += &format!(
+                *out += &format!(
                     "<line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\" stroke=\"#888888\"/>\n",
                     num(bottom),
                     num(bottom + 5.0)
                 );
-                out += &format!(
+                *out += &format!(
                     "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
                     num(bottom + 18.0),
                     xml_escape(label)
@@ -130,17 +176,17 @@ pub fn line_chart_svg(
             }
             for (t, label) in &y_axis.ticks {
                 let y = num(py(*t));
-                out += &format!(
+                *out += &format!(
                     "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#e8e8e8\"/>\n",
                     num(left),
                     num(right)
                 );
-                out += &format!(
+                *out += &format!(
                     "<line x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#888888\"/>\n",
                     num(left - 5.0),
                     num(left)
                 );
-                out += &format!(
+                *out += &format!(
                     "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
                     num(left - 8.0),
                     num(py(*t) + 4.0),
@@ -156,12 +202,12 @@ pub fn line_chart_svg(
                     .iter()
                     .map(|&(x, y)| format!("{},{}", num(px(x)), num(py(y))))
                     .collect();
-                out += &format!(
+                *out += &format!(
                     "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n",
                     coords.join(" ")
                 );
                 for &(x, y) in pts {
-                    out += &format!(
+                    *out += &format!(
                         "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{colour}\"/>\n",
                         num(px(x)),
                         num(py(y))
@@ -170,50 +216,39 @@ pub fn line_chart_svg(
             }
         }
         _ => {
-            out += &format!(
+            *out += &format!(
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#888888\">no data</text>\n",
                 num((left + right) / 2.0),
                 num((top + bottom) / 2.0)
             );
         }
     }
+}
 
-    out += &format!(
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-        num((left + right) / 2.0),
-        num(h - 12.0),
-        xml_escape(x_label)
-    );
-    out += &format!(
-        "<text x=\"0\" y=\"0\" transform=\"translate(18 {}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-        num((top + bottom) / 2.0),
-        xml_escape(y_label)
-    );
-    let lx = right + 16.0;
+/// The legend: one entry per series, in a column starting at (`lx`, `top`).
+fn legend(out: &mut String, series: &[Series], lx: f64, top: f64) {
     for (i, s) in series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         let y = top + 12.0 + 18.0 * i as f64;
-        out += &format!(
+        *out += &format!(
             "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{colour}\" stroke-width=\"2\"/>\n",
             num(lx),
             num(y),
             num(lx + 20.0),
             num(y)
         );
-        out += &format!(
+        *out += &format!(
             "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{colour}\"/>\n",
             num(lx + 10.0),
             num(y)
         );
-        out += &format!(
+        *out += &format!(
             "<text x=\"{}\" y=\"{}\">{}</text>\n",
             num(lx + 26.0),
             num(y + 4.0),
             xml_escape(&s.name)
         );
     }
-    out += "</svg>\n";
-    out
 }
 
 /// The points of one series that can be drawn, in axis space (log10 x in
