@@ -9,11 +9,8 @@ fn tiny() -> (Model, Instance) {
         hidden: 8,
         eval_h1: 7,
         eval_h2: 6,
-        pos_dim: 2,
-        max_len: 3,
         max_candidates: 16,
-        dtype: crate::model::Dtype::F32,
-        position_weights: None,
+        ..Config::tiny()
     };
     let m = Model::random(cfg, 5, last_kernels::Backend::scalar()).unwrap();
     let mut r = Rng::new(1);
@@ -63,6 +60,18 @@ fn check<P: Params>(name: &str, mut loss: impl FnMut(&P) -> f64, p: &P, g: &P) {
             (fd - an).abs() <= tol,
             "{name} trial {trial}: finite difference {fd}, analytic {an}"
         );
+    }
+}
+
+/// A baseline request for `inst` with L = 3.
+fn baseline_request(inst: &Instance) -> crate::serve::Request<'_> {
+    crate::serve::Request {
+        user: &inst.user,
+        items: inst.items(),
+        len: 3,
+        seed: 1,
+        variant: crate::serve::Variant::Baseline,
+        budget: std::time::Duration::from_secs(1),
     }
 }
 
@@ -124,14 +133,7 @@ fn generator_gradient_matches_finite_differences() {
 fn greedy_rollout_matches_serving_baseline() {
     let (m, inst) = tiny();
     let ro = rollout(&m, &inst, 3, Pick::Greedy).unwrap();
-    let req = crate::serve::Request {
-        user: &inst.user,
-        items: inst.items(),
-        len: 3,
-        seed: 1,
-        variant: crate::serve::Variant::Baseline,
-        budget: std::time::Duration::from_secs(1),
-    };
+    let req = baseline_request(&inst);
     let resp = m
         .serve(&req, &mut crate::serve::Scratch::default(), None)
         .unwrap();
@@ -148,14 +150,7 @@ fn greedy_rollout_matches_serving_baseline() {
 fn serving_direction_is_the_training_gradient() {
     let (m, inst) = tiny();
     let list = [4usize, 0, 2];
-    let req = crate::serve::Request {
-        user: &inst.user,
-        items: inst.items(),
-        len: 3,
-        seed: 1,
-        variant: crate::serve::Variant::Baseline,
-        budget: std::time::Duration::from_secs(1),
-    };
+    let req = baseline_request(&inst);
     let (mut scratch, mut gw2) = (crate::serve::Scratch::default(), Vec::new());
     let gamma = 0.3;
     let loss = m

@@ -199,7 +199,7 @@ impl Generator {
         be: Backend,
         enc: &EncoderTape<'_>,
         n: usize,
-        target: GradTarget<'_>,
+        mut target: GradTarget<'_>,
         bufs: &mut GenBackwardBufs,
     ) -> Result<(), KernelError> {
         let h = self.b.n;
@@ -208,35 +208,19 @@ impl Generator {
         // keys = h·Aᵀ + b: dH += dK·A.
         let dkr = MatRef::new(&bufs.dk[..nh], n, h)?;
         let hr = MatRef::new(&enc.h[..nh], n, h)?;
-        let mut all = match target {
-            GradTarget::All(g) => {
-                dense_grads(be, dkr, hr, &mut g.a)?;
-                Some(g)
-            }
-            GradTarget::W2(gw2) => {
-                be.matmul(
-                    dkr,
-                    MatRef::new(self.a.weight(), h, h)?,
-                    MatMut::new(&mut bufs.dh[..nh], n, h)?,
-                    true,
-                )?;
-                be.activation_backward(relu, hr, MatMut::new(&mut bufs.dh[..nh], n, h)?)?;
-                let dhr = MatRef::new(&bufs.dh[..nh], n, h)?;
-                let e1 = MatRef::new(&enc.e1[..nh], n, h)?;
-                return be.matmul_tn(dhr, e1, MatMut::new(gw2, h, h)?, false);
-            }
-        };
-        let g = all.take().expect("All target");
-        be.matmul(
-            dkr,
-            MatRef::new(self.a.weight(), h, h)?,
-            MatMut::new(&mut bufs.dh[..nh], n, h)?,
-            true,
-        )?;
+        if let GradTarget::All(g) = &mut target {
+            dense_grads(be, dkr, hr, &mut g.a)?;
+        }
+        let a = MatRef::new(self.a.weight(), h, h)?;
+        be.matmul(dkr, a, MatMut::new(&mut bufs.dh[..nh], n, h)?, true)?;
         // h = ReLU(W2 e1 + b2).
         be.activation_backward(relu, hr, MatMut::new(&mut bufs.dh[..nh], n, h)?)?;
         let dhr = MatRef::new(&bufs.dh[..nh], n, h)?;
         let e1 = MatRef::new(&enc.e1[..nh], n, h)?;
+        let g = match target {
+            GradTarget::W2(gw2) => return be.matmul_tn(dhr, e1, MatMut::new(gw2, h, h)?, false),
+            GradTarget::All(g) => g,
+        };
         dense_grads(be, dhr, e1, &mut g.w2)?;
         let de1 = grow(&mut bufs.de1, nh);
         be.matmul(
