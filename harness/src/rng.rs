@@ -2,7 +2,7 @@
 //! sampling, shuffling, mini-batches). Serving never uses it: serving noise
 //! comes from the kernels' counter RNG, keyed by the request seed.
 
-/// SplitMix64 stream: fast, seedable, good enough for simulation.
+/// A SplitMix64 stream: fast, seedable, good enough for simulation.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
@@ -17,13 +17,17 @@ impl Rng {
             self.0 ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         ))
     }
-    /// Next 64 random bits.
+    /// The plain SplitMix64 stream whose state starts at `state` (no
+    /// seed scrambling; [`Self::new`] is the usual constructor).
+    pub fn from_state(state: u64) -> Self {
+        Rng(state)
+    }
+    /// Next 64 random bits: the SplitMix64 sequence (Steele, Lea & Flood
+    /// 2014), on the kernels' finaliser.
     pub fn next_u64(&mut self) -> u64 {
+        let z = last_kernels::rng::splitmix64(self.0);
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        z
     }
     /// Uniform in [0, 1).
     pub fn uniform(&mut self) -> f64 {

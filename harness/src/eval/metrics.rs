@@ -322,7 +322,7 @@ pub struct Interval {
 /// an improvement is distinguishable from noise.
 ///
 /// Draws `resamples` resamples of `diffs.len()` values with replacement from
-/// a SplitMix64 generator seeded by `seed` (deterministic: the same inputs
+/// a SplitMix64 stream ([`crate::rng::Rng::from_state`]) started at `seed` (deterministic: the same inputs
 /// and seed give the same interval on every platform), and returns the
 /// (1 − level)/2 and (1 + level)/2 quantiles ([`quantile`]'s interpolation)
 /// of the resampled means; `level` is e.g. 0.95. A constant input gives a
@@ -340,10 +340,13 @@ pub fn bootstrap_mean_ci(
         return None;
     }
     let n = diffs.len();
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = crate::rng::Rng::from_state(seed);
+    // An index in `0..n` by Lemire's multiply-shift; its bias, at most
+    // n / 2⁶⁴, is negligible here.
+    let mut below = |n: usize| ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize;
     let mut means: Vec<f64> = (0..resamples)
         .map(|_| {
-            let sum: f64 = (0..n).map(|_| diffs[rng.below(n)]).sum();
+            let sum: f64 = (0..n).map(|_| diffs[below(n)]).sum();
             sum / n as f64
         })
         .collect();
@@ -353,40 +356,6 @@ pub fn bootstrap_mean_ci(
         low: quantile_sorted(&means, alpha),
         high: quantile_sorted(&means, 1.0 - alpha),
     })
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, well-mixed 64-bit
-/// generator — enough for bootstrap resampling and reproducible by seed
-/// without a `rand` dependency.
-#[derive(Debug, Clone)]
-struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// An index in `0..n` (`n > 0`) by Lemire's multiply-shift; its bias,
-    /// at most n / 2⁶⁴, is negligible here.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// A uniform value in [0, 1) with 53 random bits.
-    #[cfg(test)]
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }
 
 #[cfg(test)]
