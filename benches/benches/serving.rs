@@ -1,5 +1,5 @@
 //! Per-request latency of every LAST variant on the standard scenario
-//! (DESIGN §5: N = 50, L = 10, d_x = 64, d_u = 32, hidden 128; exhaustive on
+//! (docs/DESIGN.md §5: N = 50, L = 10, d_x = 64, d_u = 32, hidden 128; exhaustive on
 //! N = 8, L = 4), one thread, seeded random model and requests.
 //! `cargo bench -p last-benches --bench serving`. The `last bench
 //! --scenario` command measures the same requests with percentiles.

@@ -1,4 +1,4 @@
-//! The serving contract (DESIGN §3) on a small model: Δθ is transient, the
+//! The serving contract (docs/DESIGN.md §3) on a small model: Δθ is transient, the
 //! served list never scores below the baseline, exhaustive is an upper
 //! bound, lists are valid, results are deterministic across thread counts,
 //! bad input gets typed errors, and weights survive a save/load round trip.

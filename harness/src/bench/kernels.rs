@@ -50,7 +50,7 @@ pub enum Suite {
     Quick,
 }
 
-/// The dense shapes of the standard scenario (DESIGN §5): (m, n, k, label).
+/// The dense shapes of the standard scenario (docs/DESIGN.md §5): (m, n, k, label).
 pub const SCENARIO_SHAPES: [(usize, usize, usize, &str); 9] = [
     (50, 128, 160, "gen.W1"),
     (50, 128, 128, "gen.W2"),

@@ -1,4 +1,4 @@
-//! Seeded synthetic requests with the standard scenario's shapes (DESIGN §5),
+//! Seeded synthetic requests with the standard scenario's shapes (docs/DESIGN.md §5),
 //! and the per-request latency benchmark behind `last bench --scenario`.
 
 use crate::model::{Config, Model};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// A named request shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// N = 50, L = 10 (DESIGN §5).
+    /// N = 50, L = 10 (docs/DESIGN.md §5).
     Standard,
     /// N = 8, L = 4: small enough for the exhaustive variant.
     Small,
@@ -85,7 +85,7 @@ impl Features {
     }
 }
 
-/// Matrix FLOPs of the unfactored request of DESIGN §5 (2·m·n·k over every
+/// Matrix FLOPs of the unfactored request of docs/DESIGN.md §5 (2·m·n·k over every
 /// dense layer and the pointer-score dot products, every candidate decoded
 /// and evaluated on its own, the evaluator's first layer as a 176-wide
 /// dense layer per position): the work a straightforward implementation

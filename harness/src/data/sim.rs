@@ -1,5 +1,5 @@
 //! Ground-truth click simulators: the judge of the evaluation, never seen by
-//! LAST, the evaluator or the generator (DESIGN §4).
+//! LAST, the evaluator or the generator (docs/DESIGN.md §4).
 //!
 //! One model covers every dataset: a **position-based model with a cascade
 //! stop and a near-duplicate penalty**. At position `t` of a list `π`:

@@ -1,4 +1,4 @@
-//! The honest comparison behind `last eval` and `last demo` (DESIGN §4).
+//! The honest comparison behind `last eval` and `last demo` (docs/DESIGN.md §4).
 //!
 //! Every variant serves every **test** request at the same K and latency
 //! budget. Lists are chosen by the generator and the evaluator only; the

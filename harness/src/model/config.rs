@@ -42,7 +42,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The standard scenario of DESIGN §5 (N = 50, d_x = 64, d_u = 32, L = 10).
+    /// The standard scenario of docs/DESIGN.md §5 (N = 50, d_x = 64, d_u = 32, L = 10).
     pub fn standard() -> Self {
         Config {
             d_x: 64,

@@ -1,5 +1,5 @@
 //! The deployed models: a pointer-network **generator** and a list-wise
-//! **evaluator** (DESIGN §5), their configuration, seeded initialisation,
+//! **evaluator** (docs/DESIGN.md §5), their configuration, seeded initialisation,
 //! and safetensors + JSON storage. A [`Model`] is immutable after loading and
 //! `Send + Sync`; requests only borrow it.
 //!

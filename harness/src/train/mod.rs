@@ -1,4 +1,4 @@
-//! Offline training on the kernels (DESIGN §1, §4): the **evaluator** by
+//! Offline training on the kernels (docs/DESIGN.md §1, §4): the **evaluator** by
 //! per-position log-loss on logged clicks, the **generator** by a supervised
 //! warm start (imitating the initial ranker) followed by policy gradient
 //! against the evaluator (per-position advantage over the initial list,
