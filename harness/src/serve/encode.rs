@@ -21,21 +21,21 @@ impl Ctx<'_, '_> {
             &self.m.cfg,
             self.req.items,
             self.req.user,
-            grow(&mut s.mean, dx),
-            grow(&mut s.ux, du + dx),
-            grow(&mut s.c1, h),
+            grow(&mut s.enc.mean, dx),
+            grow(&mut s.enc.ux, du + dx),
+            grow(&mut s.enc.c1, h),
         )?;
-        let c1 = &s.c1[..h];
+        let c1 = &s.enc.c1[..h];
         let rows = EncRows {
-            e1: grow(&mut s.e1, n * h),
-            h0pre: grow(&mut s.h0pre, n * h),
-            h0: grow(&mut s.h0, n * h),
-            keys0: grow(&mut s.keys0, n * h),
-            ek0: grow(&mut s.ek0, n * h),
+            e1: grow(&mut s.enc.e1, n * h),
+            h0pre: grow(&mut s.enc.h0pre, n * h),
+            h0: grow(&mut s.enc.h0, n * h),
+            keys0: grow(&mut s.enc.keys0, n * h),
+            ek0: grow(&mut s.enc.ek0, n * h),
             px: grow(&mut s.ev.px, n * h1),
             pm: grow(&mut s.ev.pm, n * h1),
         };
-        s.ek0_ok = match pool {
+        s.enc.ek0_ok = match pool {
             Some(p) if n >= 4 * last_kernels::TILE_ROWS => {
                 let (a, b) = rows.split(n / 2, h, h1);
                 let (ra, rb) = p.install(|| {
@@ -54,8 +54,8 @@ impl Ctx<'_, '_> {
             ..
         } = self.req.variant
         {
-            let h0p = grow(&mut s.h0p, pack::packed_len(n, h));
-            pack::pack_f32(&s.h0[..n * h], n, h, h0p)?;
+            let h0p = grow(&mut s.enc.h0p, pack::packed_len(n, h));
+            pack::pack_f32(&s.enc.h0[..n * h], n, h, h0p)?;
         }
         s.flops += mm(1, h, du + dx) + mm(n, h, dx) + 2 * mm(n, h, h) + 2 * mm(n, h1, dx);
         self.decoder_parts(s)?;
@@ -97,14 +97,14 @@ impl Ctx<'_, '_> {
             Variant::BestOfK { k } => k.saturating_sub(1),
             _ => 0,
         };
-        s.hw_ok = shared * l.saturating_sub(1) > n;
-        if s.hw_ok {
+        s.enc.hw_ok = shared * l.saturating_sub(1) > n;
+        if s.enc.hw_ok {
             self.be().dense(
-                MatRef::new(&s.h0[..n * h], n, h)?,
+                MatRef::new(&s.enc.h0[..n * h], n, h)?,
                 self.m.gen.ws.packed().columns(h, 2 * h)?,
                 None,
                 Activation::Identity,
-                MatMut::new(grow(&mut s.hw, n * h), n, h)?,
+                MatMut::new(grow(&mut s.enc.hw, n * h), n, h)?,
             )?;
             s.flops += mm(n, h, h);
         }

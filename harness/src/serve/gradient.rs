@@ -4,7 +4,7 @@ use super::*;
 use crate::model::{EncoderTape, GradTarget};
 
 impl Ctx<'_, '_> {
-    /// Loss and `∂loss/∂W2` (row-major, into `s.grad`) of the surrogate
+    /// Loss and `∂loss/∂W2` (row-major, into `s.pg.grad`) of the surrogate
     /// `Σ_t R_t·(−log p(π_t))`, teacher-forced on `list`, back-propagated
     /// through the pointer scores, the keys, the decoder states (s_0 via
     /// mean h, s_{t+1} via h_{π_t}) and the encoder's ReLU. The advantage
@@ -52,7 +52,7 @@ impl Ctx<'_, '_> {
             acc = cfg.position_weight(t) * (c(0, t) - c(1, t)) + gamma * acc;
             ret[t] = acc;
         }
-        let (e1, h0, keys0) = (&s.e1[..nh], &s.h0[..nh], &s.keys0[..nh]);
+        let (e1, h0, keys0) = (&s.enc.e1[..nh], &s.enc.h0[..nh], &s.enc.keys0[..nh]);
         let user = self.req.user;
         let tape = &mut s.pg.tape;
         g.decode(
@@ -72,13 +72,13 @@ impl Ctx<'_, '_> {
         let enc = EncoderTape {
             items: self.req.items,
             user,
-            mean: &s.mean,
+            mean: &s.enc.mean,
             e1,
             h: h0,
             keys: keys0,
-            ek: s.ek0_ok.then_some(&s.ek0[..nh]),
+            ek: s.enc.ek0_ok.then_some(&s.enc.ek0[..nh]),
         };
-        let gw2 = GradTarget::W2(grow(&mut s.grad, h * h));
+        let gw2 = GradTarget::W2(grow(&mut s.pg.grad, h * h));
         g.backward(be, &enc, tape, &s.pg.ret[..l], gw2, &mut s.pg.back)?;
         Ok(loss)
     }
@@ -97,18 +97,18 @@ impl Ctx<'_, '_> {
     ) -> Result<(usize, bool), ServeError> {
         let h = self.h();
         let w2 = &self.m.gen.w2;
-        let mut list = std::mem::take(&mut s.list);
+        let mut list = std::mem::take(&mut s.pg.list);
         list.clear();
         list.extend_from_slice(&best.list);
         let mut done = 0;
         if Instant::now() >= self.deadline {
-            s.list = list;
+            s.pg.list = list;
             return Ok((0, true));
         }
         let r = self.policy_gradient(&list, gamma, s);
-        s.list = list;
+        s.pg.list = list;
         r?;
-        let gn = s.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
+        let gn = s.pg.grad[..h * h].iter().map(|v| v * v).sum::<f32>().sqrt();
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         let mut cands = std::mem::take(&mut s.cands);
         cands.clear();
@@ -117,14 +117,14 @@ impl Ctx<'_, '_> {
             // ReLU(e1·(W2 + k_m·G)ᵀ + b) = ReLU(P + k_m·Q), so the whole
             // ladder costs one N×H×H product instead of one per step.
             let gp = grow(&mut s.pg.gpk, pack::blocks_f32(h, h));
-            let gpk = pack::pack_f32(&s.grad[..h * h], h, h, pack::as_f32_mut(gp))?;
+            let gpk = pack::pack_f32(&s.pg.grad[..h * h], h, h, pack::as_f32_mut(gp))?;
             let n = self.n;
             self.be().dense(
-                MatRef::new(&s.e1[..n * h], n, h)?,
+                MatRef::new(&s.enc.e1[..n * h], n, h)?,
                 gpk,
                 None,
                 Activation::Identity,
-                MatMut::new(grow(&mut s.gq, n * h), n, h)?,
+                MatMut::new(grow(&mut s.pg.gq, n * h), n, h)?,
             )?;
             s.flops += mm(n, h, h);
             // Descend the surrogate loss: W2 − m·scale·‖W2‖·g/‖g‖.

@@ -231,7 +231,7 @@ impl Model {
         let loss = ctx.policy_gradient(list, gamma, scratch)?;
         let hh = self.cfg.hidden * self.cfg.hidden;
         grad.clear();
-        grad.extend_from_slice(&scratch.grad[..hh]);
+        grad.extend_from_slice(&scratch.pg.grad[..hh]);
         Ok(loss)
     }
 }

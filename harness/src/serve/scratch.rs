@@ -29,62 +29,82 @@ pub(super) struct ChunkBufs {
 /// nothing. Δθ lives here and nowhere else.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
-    /// `[u; mean x]` and `c = W1_u·u + W1_m·mean x + b1` (see `encode_shared`).
-    pub(super) ux: Vec<f32>,
-    pub(super) c1: Vec<f32>,
-    pub(super) mean: Vec<f32>,
-    pub(super) e1: Vec<f32>,
-    /// `e1·W2ᵀ + b` (before the ReLU).
-    pub(super) h0pre: Vec<f32>,
-    /// `e1·Gᵀ` for the policy gradient G (gradient exploration).
-    pub(super) gq: Vec<f32>,
-    /// Serial LAST: `R = e1·Δθᵀ` and the round's `E_q = e1·ε_qᵀ`.
-    pub(super) ser_r: Vec<f32>,
-    pub(super) ser_e: Vec<f32>,
-    /// `h0·Ws_hᵀ`, valid when `hw_ok` (see `Ctx::decoder_parts`).
-    pub(super) hw: Vec<f32>,
-    pub(super) hw_ok: bool,
-    /// Panel scratch for perturbed products outside a chunk.
-    pub(super) panel: Vec<f32>,
-    pub(super) h0: Vec<f32>,
-    /// `h0` packed as a weight matrix (N outputs), for low-rank key noise.
-    pub(super) h0p: Vec<f32>,
-    pub(super) keys0: Vec<f32>,
-    /// `e^{2·keys0}` for the exponential form of the pointer scores.
-    pub(super) ek0: Vec<f32>,
-    /// Whether every shared key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
-    pub(super) ek0_ok: bool,
+    /// The request's encoder outputs, shared by every candidate.
+    pub(super) enc: EncoderBufs,
+    /// The evaluator's per-request first-layer parts.
     pub(super) ev: EvalParts,
     /// The baseline's buffers.
     pub(super) lead: ChunkBufs,
+    /// One per chunk of candidates.
     pub(super) chunks: Vec<ChunkBufs>,
-    pub(super) delta: Vec<f32>,
-    pub(super) eps: Vec<f32>,
-    pub(super) grad: Vec<f32>,
-    pub(super) perm: Vec<u8>,
-    pub(super) pg: PgBufs,
     /// Candidate descriptions of the current batch.
     pub(super) cands: Vec<Cand>,
     /// Scores of the current batch (NaN where skipped).
     pub(super) scores: Vec<f32>,
-    /// The greedy list the gradient is taken at.
-    pub(super) list: Vec<usize>,
-    /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
-    pub(super) zeros: Vec<pack::Block32>,
+    /// Serial LAST's state.
+    pub(super) ser: SerialBufs,
+    /// Gradient exploration's direction.
+    pub(super) pg: PgBufs,
+    /// Panel scratch for perturbed products outside a chunk.
+    pub(super) panel: Vec<f32>,
+    /// The exhaustive variant's permutation.
+    pub(super) perm: Vec<u8>,
     /// Matrix FLOPs of the current request so far.
     pub(super) flops: u64,
+}
+
+/// The request's encoder outputs (see `Ctx::encode_shared`).
+#[derive(Debug, Default, Clone)]
+pub(super) struct EncoderBufs {
+    /// `[u; mean x]` and `c1 = W1_u·u + W1_m·mean x + b1`.
+    pub(super) ux: Vec<f32>,
+    pub(super) c1: Vec<f32>,
+    pub(super) mean: Vec<f32>,
+    pub(super) e1: Vec<f32>,
+    /// `e1·W2ᵀ + b` (before the ReLU), and `h0 = ReLU` of it.
+    pub(super) h0pre: Vec<f32>,
+    pub(super) h0: Vec<f32>,
+    /// `h0` packed as a weight matrix (N outputs), for low-rank key noise.
+    pub(super) h0p: Vec<f32>,
+    pub(super) keys0: Vec<f32>,
+    /// `e^{2·keys0}` for the exponential form of the pointer scores, and
+    /// whether every key is within `last_kernels::pointer::EXP_FORM_LIMIT`.
+    pub(super) ek0: Vec<f32>,
+    pub(super) ek0_ok: bool,
+    /// `h0·Ws_hᵀ`, valid when `hw_ok` (see `Ctx::decoder_parts`).
+    pub(super) hw: Vec<f32>,
+    pub(super) hw_ok: bool,
+}
+
+/// Serial LAST's buffers (see `Ctx::serial`).
+#[derive(Debug, Default, Clone)]
+pub(super) struct SerialBufs {
+    /// `R = e1·Δθᵀ` and the round's `E_q = e1·ε_qᵀ`.
+    pub(super) r: Vec<f32>,
+    pub(super) e: Vec<f32>,
+    /// Δθ, one ε and the step direction, in the packed weight layout.
+    pub(super) delta: Vec<f32>,
+    pub(super) eps: Vec<f32>,
+    pub(super) grad: Vec<f32>,
+    /// An all-zero packed H × H matrix (noise draws through `perturb_weights`).
+    pub(super) zeros: Vec<pack::Block32>,
 }
 
 /// Buffers of the policy-gradient direction (gradient exploration).
 #[derive(Debug, Default, Clone)]
 pub(super) struct PgBufs {
+    /// The greedy list the gradient is taken at.
+    pub(super) list: Vec<usize>,
     /// Reward-to-go per position.
     pub(super) ret: Vec<f32>,
     /// The teacher-forced decode of the greedy list.
     pub(super) tape: crate::model::DecodeTape,
     pub(super) back: crate::model::GenBackwardBufs,
-    /// The gradient in the packed layout (f32 models).
+    /// `∂loss/∂W2` (row-major), and packed (f32 models).
+    pub(super) grad: Vec<f32>,
     pub(super) gpk: Vec<pack::Block32>,
+    /// `Q = e1·Gᵀ`: the ladder's steps are `ReLU(P + k·Q)`.
+    pub(super) gq: Vec<f32>,
 }
 
 /// Row blocks of the per-request encoder buffers (see
@@ -156,17 +176,17 @@ impl Scratch {
     /// per-request state, borrowed apart.
     pub(super) fn parts(&mut self) -> (&mut Vec<ChunkBufs>, &mut ChunkBufs, Shared<'_>) {
         let sh = Shared {
-            e1: &self.e1,
-            h0pre: &self.h0pre,
-            gq: &self.gq,
-            ser_r: &self.ser_r,
-            ser_e: &self.ser_e,
-            hw: self.hw_ok.then_some(&self.hw[..]),
-            h0: &self.h0,
-            h0p: &self.h0p,
-            keys0: &self.keys0,
-            ek0: &self.ek0,
-            ek0_ok: self.ek0_ok,
+            e1: &self.enc.e1,
+            h0pre: &self.enc.h0pre,
+            gq: &self.pg.gq,
+            ser_r: &self.ser.r,
+            ser_e: &self.ser.e,
+            hw: self.enc.hw_ok.then_some(&self.enc.hw[..]),
+            h0: &self.enc.h0,
+            h0p: &self.enc.h0p,
+            keys0: &self.enc.keys0,
+            ek0: &self.enc.ek0,
+            ek0_ok: self.enc.ek0_ok,
             ev: &self.ev,
         };
         (&mut self.chunks, &mut self.lead, sh)

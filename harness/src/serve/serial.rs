@@ -32,13 +32,13 @@ impl Ctx<'_, '_> {
         let len = pack::packed_len(h, h);
         let norm_w = w2.rms() * ((h * h) as f32).sqrt();
         let scale = sigma * w2.rms();
-        grow(&mut s.delta, len).fill(0.0);
-        grow(&mut s.grad, len);
-        grow(&mut s.eps, len);
-        grow(&mut s.ser_r, nh).fill(0.0);
-        grow(&mut s.ser_e, pairs * nh);
+        grow(&mut s.ser.delta, len).fill(0.0);
+        grow(&mut s.ser.grad, len);
+        grow(&mut s.ser.eps, len);
+        grow(&mut s.ser.r, nh).fill(0.0);
+        grow(&mut s.ser.e, pairs * nh);
         // Never written: stays all-zero once grown.
-        let mut zeros_blocks = std::mem::take(&mut s.zeros);
+        let mut zeros_blocks = std::mem::take(&mut s.ser.zeros);
         grow(&mut zeros_blocks, len.div_ceil(16));
         let zeros =
             pack::PackedF32::from_packed(&bytemuck::cast_slice(&zeros_blocks)[..len], h, h)?;
@@ -56,10 +56,10 @@ impl Ctx<'_, '_> {
                 break;
             }
             // E_q = e1·ε_qᵀ (the zero matrix perturbed by ε_q at σ = 1).
-            let e1 = MatRef::new(&s.e1[..nh], n, h)?;
+            let e1 = MatRef::new(&s.enc.e1[..nh], n, h)?;
             let panel = grow(&mut s.panel, perturbed_scratch_len(h));
             for q in 0..pairs {
-                let eq = MatMut::new(&mut s.ser_e[q * nh..(q + 1) * nh], n, h)?;
+                let eq = MatMut::new(&mut s.ser.e[q * nh..(q + 1) * nh], n, h)?;
                 be.dense_perturbed(
                     e1,
                     zeros,
@@ -108,7 +108,7 @@ impl Ctx<'_, '_> {
         }
         s.cands = cands;
         s.scores = scores;
-        s.zeros = zeros_blocks;
+        s.ser.zeros = zeros_blocks;
         result.map(|()| (done, r, exhausted))
     }
 
@@ -140,7 +140,7 @@ impl Ctx<'_, '_> {
         let be = self.be();
         let (nh, len) = (self.n * self.h(), pack::packed_len(self.h(), self.h()));
         // g = Σ_q (R⁺_q − R⁻_q) ε_q ; step along g/‖g‖.
-        let grad = &mut s.grad[..len];
+        let grad = &mut s.ser.grad[..len];
         grad.fill(0.0);
         let mut any = false;
         for q in 0..pairs {
@@ -153,9 +153,9 @@ impl Ctx<'_, '_> {
                 zeros,
                 &self.serial_noise(round, pairs, q),
                 1.0,
-                &mut s.eps[..len],
+                &mut s.ser.eps[..len],
             )?;
-            for (gv, e) in grad.iter_mut().zip(&s.eps[..len]) {
+            for (gv, e) in grad.iter_mut().zip(&s.ser.eps[..len]) {
                 *gv += d * e;
             }
         }
@@ -167,7 +167,7 @@ impl Ctx<'_, '_> {
             return Ok(());
         }
         let k = step / gn;
-        let delta = &mut s.delta[..len];
+        let delta = &mut s.ser.delta[..len];
         for (dv, gv) in delta.iter_mut().zip(grad.iter()) {
             *dv += k * gv;
         }
@@ -181,14 +181,14 @@ impl Ctx<'_, '_> {
             delta.iter_mut().for_each(|v| *v *= f);
         }
         // The same step on R = e1·Δθᵀ.
-        let rr = &mut s.ser_r[..nh];
+        let rr = &mut s.ser.r[..nh];
         for q in 0..pairs {
             let d = scores[2 * q] - scores[2 * q + 1];
             if d == 0.0 || !d.is_finite() {
                 continue;
             }
             let c = k * d;
-            for (rv, ev) in rr.iter_mut().zip(&s.ser_e[q * nh..(q + 1) * nh]) {
+            for (rv, ev) in rr.iter_mut().zip(&s.ser.e[q * nh..(q + 1) * nh]) {
                 *rv += c * ev;
             }
         }
