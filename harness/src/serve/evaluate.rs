@@ -82,3 +82,15 @@ impl Ctx<'_, '_> {
         Ok(mm(u, h2, h1) + mm(u, 1, h2))
     }
 }
+
+impl ChunkBufs {
+    /// The evaluator's click probability at position `t` of list `j` (lists
+    /// of length `l`) of the last [`Ctx::evaluate`] call. `c` holds one value
+    /// per distinct prefix-tree row, not one per (list, position): rows are
+    /// shared between lists with a common prefix, and `c` past the distinct
+    /// rows keeps whatever an earlier request left there, so every reader
+    /// goes through `node`.
+    pub(super) fn click(&self, l: usize, j: usize, t: usize) -> f32 {
+        self.c[self.node[j * l + t]]
+    }
+}

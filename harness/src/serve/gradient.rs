@@ -57,7 +57,7 @@ impl Ctx<'_, '_> {
         scores.resize(n, 0.0);
         let mut acc = 0f32;
         for t in (0..l).rev() {
-            let adv = cfg.position_weight(t) * (buf.c[t] - buf.c[l + t]);
+            let adv = cfg.position_weight(t) * (buf.click(l, 0, t) - buf.click(l, 1, t));
             acc = adv + gamma * acc;
             ret[t] = acc;
         }
@@ -276,7 +276,7 @@ impl Ctx<'_, '_> {
         list.clear();
         list.extend_from_slice(&best.list);
         let mut done = 0;
-        if Instant::now() >= self.deadline {
+        if self.deadline.passed() {
             s.list = list;
             return Ok((0, true));
         }
