@@ -307,7 +307,12 @@ fn huge_budgets_run_every_variant_to_completion() {
             assert!(!r.budget_exhausted, "{v:?}");
             assert_eq!(
                 (&r.list, r.score.to_bits(), r.candidates, r.rounds),
-                (&want.list, want.score.to_bits(), want.candidates, want.rounds),
+                (
+                    &want.list,
+                    want.score.to_bits(),
+                    want.candidates,
+                    want.rounds
+                ),
                 "{v:?} {budget:?}"
             );
             let far = std::time::Instant::now() + Duration::from_secs(3600);

@@ -53,7 +53,6 @@ use last_kernels::{pack, Activation, MatMut, MatRef};
 use rayon::prelude::*;
 use std::time::Instant;
 
-
 /// Candidates per work unit for candidates with their own encoder output
 /// (a cache-footprint choice; results never depend on it).
 pub const CHUNK: usize = 8;
@@ -103,7 +102,13 @@ impl Model {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<Response, ServeError> {
         let start = Instant::now();
-        self.serve_by(req, start, Deadline::after(start, req.budget), scratch, pool)
+        self.serve_by(
+            req,
+            start,
+            Deadline::after(start, req.budget),
+            scratch,
+            pool,
+        )
     }
 
     /// [`Model::serve`] that also stops by `deadline`, an instant the
