@@ -206,6 +206,26 @@ fn huge_position_weights_and_unknown_config_fields_are_errors() {
     ));
 }
 
+/// `Model::load` on files that cannot be read: `ModelError::Io` naming the
+/// path (the config first, then the weights).
+#[test]
+fn model_files_that_cannot_be_read_are_io_errors() {
+    let dir = std::env::temp_dir().join(format!("last-bad-io-{}", std::process::id()));
+    let e = Model::load(&dir, Backend::detect()).unwrap_err();
+    assert!(
+        matches!(&e, ModelError::Io { path, .. } if path.ends_with("config.json")),
+        "{e}"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), cfg().to_json()).unwrap();
+    let e = Model::load(&dir, Backend::detect()).unwrap_err();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        matches!(&e, ModelError::Io { path, .. } if path.ends_with("model.safetensors")),
+        "{e}"
+    );
+}
+
 fn last(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_last"))
         .args(args)

@@ -77,16 +77,24 @@ fn variant() -> impl Strategy<Value = Variant> {
                 target,
             }
         }),
-        (1usize..=4, 1usize..=3, 0f32..=1.0, 0f32..=0.2, 0f32..=1.0, 0usize..=4).prop_map(
-            |(rounds, pairs, sigma, step, trust, patience)| Variant::Serial {
-                rounds,
-                pairs,
-                sigma,
-                step,
-                trust,
-                patience,
-            }
-        ),
+        (
+            1usize..=4,
+            1usize..=3,
+            0f32..=1.0,
+            0f32..=0.2,
+            0f32..=1.0,
+            0usize..=4
+        )
+            .prop_map(
+                |(rounds, pairs, sigma, step, trust, patience)| Variant::Serial {
+                    rounds,
+                    pairs,
+                    sigma,
+                    step,
+                    trust,
+                    patience,
+                }
+            ),
         (0usize..=6, 0usize..=5, 0f32..=0.3, 0f32..=1.0).prop_map(
             |(ladder, samples, scale, gamma)| Variant::GradientExploration {
                 ladder,
@@ -110,8 +118,8 @@ struct Spec {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (1usize..=MAX_N, 1usize..=MAX_L, any::<u64>(), variant())
-        .prop_flat_map(|(n, len, seed, variant)| {
+    (1usize..=MAX_N, 1usize..=MAX_L, any::<u64>(), variant()).prop_flat_map(
+        |(n, len, seed, variant)| {
             // Exhaustive: N ≤ 8, L ≤ 3 keeps a case short (8P3 = 336 lists).
             let (n, len) = match variant {
                 Variant::Exhaustive => (n.min(8), len.min(3)),
@@ -129,7 +137,8 @@ fn spec() -> impl Strategy<Value = Spec> {
                 variant,
                 feats,
             })
-        })
+        },
+    )
 }
 
 type Key = (Vec<usize>, u32, Vec<usize>, u32, usize, usize, usize);
