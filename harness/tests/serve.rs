@@ -216,17 +216,36 @@ fn deterministic_across_runs_and_thread_counts() {
 fn model_bytes_unchanged_after_10000_mixed_requests_from_threads() {
     let m = Model::random(tiny(Dtype::F32), 5, Backend::detect()).unwrap();
     let before = m.weights_hash();
-    let vs = variants();
+    let mut vs = variants();
+    vs.push(Variant::Exhaustive);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     std::thread::scope(|s| {
         for t in 0..4u64 {
-            let (m, vs) = (&m, &vs);
+            let (m, vs, pool) = (&m, &vs, &pool);
             s.spawn(move || {
                 let mut scratch = Scratch::default();
                 for i in 0..2500u64 {
-                    let f = Features::random(&m.cfg, 6 + (i % 7) as usize, t * 10_000 + i);
                     let v = vs[(i as usize) % vs.len()];
-                    let req = f.request(m.cfg.d_x, 3, i, v, LONG);
-                    m.serve(&req, &mut scratch, None).unwrap();
+                    let n = if v == Variant::Exhaustive {
+                        6 + (i % 5)
+                    } else {
+                        6 + (i % 7)
+                    };
+                    let f = Features::random(&m.cfg, n as usize, t * 10_000 + i);
+                    // Every budget kind: long, unlimited, zero, and a
+                    // deadline (serve_until); thread 3 through a pool.
+                    let budget = [LONG, Duration::MAX, Duration::ZERO][(i % 3) as usize];
+                    let req = f.request(m.cfg.d_x, 3, i, v, budget);
+                    let p = (t == 3).then_some(pool);
+                    if i % 5 == 0 {
+                        let at = std::time::Instant::now() + Duration::from_millis(50);
+                        m.serve_until(&req, at, &mut scratch, p).unwrap();
+                    } else {
+                        m.serve(&req, &mut scratch, p).unwrap();
+                    }
                 }
             });
         }
