@@ -92,7 +92,7 @@ impl Model {
                 gamma,
             } => {
                 let total = ladder.checked_add(samples).and_then(|c| c.checked_add(1));
-                if !total.is_some_and(|c| c <= MAX_K) {
+                if total.is_none_or(|c| c > MAX_K) {
                     return Err(ServeError::BadKnob(format!(
                         "ladder {ladder} + samples {samples} + the baseline must be at most {MAX_K}"
                     )));
