@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Checks: no panic; every query is well formed (≥ 1 document, `docs × dim`
-//! features, finite values within ±1e30, distinct query ids); nothing after
+//! features, finite values within ±1e30, labels in 0..=31, distinct query
+//! ids); nothing after
 //! the first error; errors carry a line number inside the input; the result
 //! does not depend on how the input is split into buffer fills; on a clean
 //! qid-mode read, the document count equals the number of non-blank lines,
@@ -39,6 +40,7 @@ fn drain<I: Iterator<Item = Result<LetorQuery, DataError>>>(
                 assert_eq!(q.dim, dim);
                 assert_eq!(q.features.len(), q.docs() * dim);
                 assert!(!q.qid.is_empty());
+                assert!(q.labels.iter().all(|l| (0.0..=last::data::letor::MAX_LABEL).contains(l)));
                 assert!(q
                     .labels
                     .iter()
@@ -98,7 +100,9 @@ fuzz_target!(|data: &[u8]| {
     if ok.len() == a.len() {
         // Clean read: one document per non-blank line.
         let docs: usize = ok.iter().map(|q| q.docs()).sum();
-        let nonblank = body
+        // A UTF-8 byte-order mark at the start of the file is skipped.
+        let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+        let nonblank = text
             .split(|&b| b == b'\n')
             .filter(|l| {
                 let data = l.split(|&b| b == b'#').next().unwrap_or_default();

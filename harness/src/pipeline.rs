@@ -34,7 +34,15 @@ pub enum Source {
 /// Builds the dataset of a source (deterministic for a seed).
 pub fn load(source: &Source, seed: u64) -> Result<Dataset, String> {
     match source {
-        Source::Synthetic(spec) => Ok(crate::data::world::build(spec)),
+        Source::Synthetic(spec) => {
+            let d = crate::data::world::build(spec);
+            d.check_splits(&format!(
+                "{} train / {} validation / {} test requests asked for",
+                spec.train, spec.valid, spec.test
+            ))
+            .map_err(|e| e.to_string())?;
+            Ok(d)
+        }
         Source::Letor { train, test } => {
             crate::data::sources::letor(train, test, seed).map_err(|e| e.to_string())
         }

@@ -166,6 +166,66 @@ fn bad_configs_get_typed_errors() {
     }
 }
 
+/// Regression: finite but huge position weights (3e38) made list scores
+/// overflow to +∞ and the search ranked those lists best; an unknown field
+/// (a misspelt key) was silently ignored. Both are `ModelError::Config`,
+/// from `from_json` and from `Model::random`; the limit itself loads.
+#[test]
+fn huge_position_weights_and_unknown_config_fields_are_errors() {
+    let ok = cfg().to_json();
+    let weights = |w: &str| {
+        ok.replace(
+            "\"position_weights\": null",
+            &format!("\"position_weights\": {w}"),
+        )
+    };
+    for (text, needle) in [
+        (weights("[1.0, 3e38, 1.0]"), "position_weights[1]"),
+        (weights("[1.0, 1.0, -1.5e6]"), "position_weights[2]"),
+        (
+            ok.replace("\"hidden\": 4", "\"hidden\": 4, \"hiden\": 8"),
+            "unknown field",
+        ),
+        (
+            ok.replace("\"dtype\"", "\"position_weight\": [1, 1, 1], \"dtype\""),
+            "unknown field",
+        ),
+    ] {
+        match Config::from_json(&text) {
+            Err(ModelError::Config(m)) => assert!(m.contains(needle), "{m:?} lacks {needle:?}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    let c = Config::from_json(&weights("[1e6, -1e6, 0.5]")).unwrap();
+    assert_eq!(c.position_weight(0), 1e6);
+    let mut huge = cfg();
+    huge.position_weights = Some(vec![3e38, 1.0, 1.0]);
+    assert!(matches!(
+        Model::random(huge, 1, Backend::detect()),
+        Err(ModelError::Config(_))
+    ));
+}
+
+/// `Model::load` on files that cannot be read: `ModelError::Io` naming the
+/// path (the config first, then the weights).
+#[test]
+fn model_files_that_cannot_be_read_are_io_errors() {
+    let dir = std::env::temp_dir().join(format!("last-bad-io-{}", std::process::id()));
+    let e = Model::load(&dir, Backend::detect()).unwrap_err();
+    assert!(
+        matches!(&e, ModelError::Io { path, .. } if path.ends_with("config.json")),
+        "{e}"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), cfg().to_json()).unwrap();
+    let e = Model::load(&dir, Backend::detect()).unwrap_err();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        matches!(&e, ModelError::Io { path, .. } if path.ends_with("model.safetensors")),
+        "{e}"
+    );
+}
+
 fn last(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_last"))
         .args(args)
@@ -217,4 +277,82 @@ fn bad_command_lines_exit_2_with_a_message() {
         assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+/// A LETOR line of query `qid` with label `label` (MSLR width, a few features).
+fn letor_lines(qid: usize, docs: usize) -> String {
+    (0..docs)
+        .map(|d| format!("{} qid:{qid} 1:{} 7:{}.5 136:{}\n", d % 3, d, qid, d * qid))
+        .collect()
+}
+
+fn write_tmp(tag: &str, text: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("last-bad-{}-{tag}.txt", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Regression: a training file with one query gave 0 validation queries, a
+/// "valid log-loss NaN" and a model written with exit status 0. An empty
+/// split is `DataError::EmptySplit`, from the builder and again from the
+/// training loops (a hand-made dataset), and from a synthetic world asked
+/// for no validation requests.
+#[test]
+fn empty_splits_get_typed_errors() {
+    use last::data::DataError;
+    let train = write_tmp("train1", &letor_lines(1, 12));
+    let test = write_tmp("test2", &(letor_lines(5, 12) + &letor_lines(6, 12)));
+    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::EmptySplit {
+                split: "validation",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("validation split is empty"), "{e}");
+    // Two training queries (one dropped as cut off): still one query only.
+    std::fs::write(&train, letor_lines(1, 12) + &letor_lines(2, 12)).unwrap();
+    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    assert!(matches!(e, DataError::EmptySplit { .. }), "{e}");
+    // Queries too short for a request (< 10 documents): no instances.
+    let lines: String = (1..8).map(|q| letor_lines(q, 4)).collect();
+    std::fs::write(&train, lines).unwrap();
+    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    assert!(
+        matches!(e, DataError::EmptySplit { split: "train", .. }),
+        "{e}"
+    );
+    // Enough queries: builds.
+    let lines: String = (1..8).map(|q| letor_lines(q, 12)).collect();
+    std::fs::write(&train, lines).unwrap();
+    let d = last::data::sources::letor(&train, &test, 1).unwrap();
+    assert!(!d.valid.is_empty() && !d.valid_logs.is_empty());
+    std::fs::remove_file(&train).ok();
+    std::fs::remove_file(&test).ok();
+
+    // The training loops refuse a dataset without validation data.
+    use last::data::world::WorldSpec;
+    let spec = WorldSpec {
+        train: 20,
+        valid: 4,
+        test: 4,
+        ..WorldSpec::default()
+    };
+    let mut data =
+        last::pipeline::load(&last::pipeline::Source::Synthetic(spec.clone()), 1).unwrap();
+    data.valid_logs.clear();
+    data.valid.clear();
+    let o = last::train::TrainOptions::default();
+    let mut m = Model::random(data.cfg.clone(), 1, Backend::detect()).unwrap();
+    let e = last::train::train_evaluator(&mut m, &data, &o).unwrap_err();
+    assert!(e.to_string().contains("no validation logs"), "{e}");
+    let e = last::train::train_generator(&mut m, &data, &o).unwrap_err();
+    assert!(e.to_string().contains("no validation instances"), "{e}");
+    let none = WorldSpec { valid: 0, ..spec };
+    let e = last::pipeline::load(&last::pipeline::Source::Synthetic(none), 1).unwrap_err();
+    assert!(e.contains("validation split is empty"), "{e}");
 }

@@ -216,17 +216,36 @@ fn deterministic_across_runs_and_thread_counts() {
 fn model_bytes_unchanged_after_10000_mixed_requests_from_threads() {
     let m = Model::random(tiny(Dtype::F32), 5, Backend::detect()).unwrap();
     let before = m.weights_hash();
-    let vs = variants();
+    let mut vs = variants();
+    vs.push(Variant::Exhaustive);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     std::thread::scope(|s| {
         for t in 0..4u64 {
-            let (m, vs) = (&m, &vs);
+            let (m, vs, pool) = (&m, &vs, &pool);
             s.spawn(move || {
                 let mut scratch = Scratch::default();
                 for i in 0..2500u64 {
-                    let f = Features::random(&m.cfg, 6 + (i % 7) as usize, t * 10_000 + i);
                     let v = vs[(i as usize) % vs.len()];
-                    let req = f.request(m.cfg.d_x, 3, i, v, LONG);
-                    m.serve(&req, &mut scratch, None).unwrap();
+                    let n = if v == Variant::Exhaustive {
+                        6 + (i % 5)
+                    } else {
+                        6 + (i % 7)
+                    };
+                    let f = Features::random(&m.cfg, n as usize, t * 10_000 + i);
+                    // Every budget kind: long, unlimited, zero, and a
+                    // deadline (serve_until); thread 3 through a pool.
+                    let budget = [LONG, Duration::MAX, Duration::ZERO][(i % 3) as usize];
+                    let req = f.request(m.cfg.d_x, 3, i, v, budget);
+                    let p = (t == 3).then_some(pool);
+                    if i % 5 == 0 {
+                        let at = std::time::Instant::now() + Duration::from_millis(50);
+                        m.serve_until(&req, at, &mut scratch, p).unwrap();
+                    } else {
+                        m.serve(&req, &mut scratch, p).unwrap();
+                    }
                 }
             });
         }
@@ -243,10 +262,190 @@ fn zero_budget_returns_the_baseline() {
         let r = m.serve(&req, &mut Scratch::default(), None).unwrap();
         assert_eq!(r.list, r.baseline_list, "{v:?}");
         assert_eq!(r.candidates, 1, "{v:?}");
-        if v != Variant::Baseline {
-            assert!(r.budget_exhausted, "{v:?}");
+        assert!(r.budget_exhausted, "{v:?}");
+    }
+}
+
+/// Regression: with budget 0 the baseline and the K = 1 variants (nothing to
+/// search) reported `budget_exhausted = false`, every other variant `true`;
+/// the error policy says `true` for every variant.
+#[test]
+fn zero_budget_reports_exhausted_for_every_variant_including_k_1() {
+    let m = Model::random(tiny(Dtype::F32), 6, Backend::detect()).unwrap();
+    let f = Features::random(&m.cfg, 7, 2);
+    let one = [
+        Variant::Baseline,
+        Variant::BestOfK { k: 1 },
+        Variant::Parallel {
+            k: 1,
+            sigma: 0.1,
+            noise: NoiseSpec::Gaussian,
+            target: Target::W2,
+        },
+        Variant::Parallel {
+            k: 1,
+            sigma: 0.1,
+            noise: NoiseSpec::Gaussian,
+            target: Target::Keys,
+        },
+        Variant::Exhaustive,
+    ];
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    for v in one {
+        let req = f.request(m.cfg.d_x, 3, 1, v, Duration::ZERO);
+        for p in [None, Some(&pool)] {
+            let r = m.serve(&req, &mut Scratch::default(), p).unwrap();
+            assert!(r.budget_exhausted, "{v:?} pool {}", p.is_some());
+            assert_eq!(r.list, r.baseline_list, "{v:?}");
+        }
+        // With time to spare, nothing is exhausted.
+        let req = f.request(m.cfg.d_x, 3, 1, v, LONG);
+        let r = m.serve(&req, &mut Scratch::default(), None).unwrap();
+        assert!(!r.budget_exhausted, "{v:?}");
+    }
+}
+
+/// Regression: `start + budget` panicked ("overflow when adding duration to
+/// instant") for budgets the clock cannot represent; a huge budget means no
+/// deadline and the same answer as a long one.
+#[test]
+fn huge_budgets_run_every_variant_to_completion() {
+    let m = Model::random(tiny(Dtype::F32), 13, Backend::detect()).unwrap();
+    let f = Features::random(&m.cfg, 9, 5);
+    let mut vs = variants();
+    vs.push(Variant::Exhaustive);
+    let mut s = Scratch::default();
+    for v in vs {
+        let want = serve(&m, &f, 3, 5, v);
+        for budget in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+            let req = f.request(m.cfg.d_x, 3, 5, v, budget);
+            let r = m.serve(&req, &mut s, None).unwrap();
+            assert!(!r.budget_exhausted, "{v:?}");
+            assert_eq!(
+                (&r.list, r.score.to_bits(), r.candidates, r.rounds),
+                (
+                    &want.list,
+                    want.score.to_bits(),
+                    want.candidates,
+                    want.rounds
+                ),
+                "{v:?} {budget:?}"
+            );
+            let far = std::time::Instant::now() + Duration::from_secs(3600);
+            let r = m.serve_until(&req, far, &mut s, None).unwrap();
+            assert_eq!((&r.list, r.candidates), (&want.list, want.candidates));
+        }
+        let req = f.request(m.cfg.d_x, 3, 5, Variant::Baseline, Duration::MAX);
+        let mut grad = Vec::new();
+        m.policy_gradient(&req, &want.baseline_list, 0.3, &mut s, &mut grad)
+            .unwrap();
+    }
+}
+
+/// `serve_until` counts from the embedder's instant: a deadline already
+/// passed (a request that queued past its budget) serves the baseline and
+/// reports the budget exhausted, whatever `req.budget` says.
+#[test]
+fn serve_until_a_passed_deadline_serves_the_baseline() {
+    let m = Model::random(tiny(Dtype::F32), 14, Backend::detect()).unwrap();
+    let f = Features::random(&m.cfg, 9, 6);
+    let arrival = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(2));
+    let mut vs = variants();
+    vs.push(Variant::Exhaustive);
+    for v in vs {
+        let req = f.request(m.cfg.d_x, 3, 6, v, LONG);
+        let r = m
+            .serve_until(&req, arrival, &mut Scratch::default(), None)
+            .unwrap();
+        assert!(r.budget_exhausted, "{v:?}");
+        assert_eq!((r.candidates, r.winner), (1, 0), "{v:?}");
+        assert_eq!(r.list, r.baseline_list, "{v:?}");
+    }
+}
+
+/// Regression: `ladder + samples + 1 > MAX_K` wrapped for huge knobs and the
+/// request then panicked allocating ("capacity overflow"). Every knob of
+/// every variant at its extremes gets `BadKnob`, and the next request is
+/// served normally.
+#[test]
+fn extreme_knobs_get_typed_errors_not_panics() {
+    let m = Model::random(tiny(Dtype::F32), 15, Backend::detect()).unwrap();
+    let before = m.weights_hash();
+    let f = Features::random(&m.cfg, 9, 7);
+    let ge = |ladder, samples, scale, gamma| Variant::GradientExploration {
+        ladder,
+        samples,
+        scale,
+        gamma,
+    };
+    let ser = |rounds, pairs, sigma, step, trust| Variant::Serial {
+        rounds,
+        pairs,
+        sigma,
+        step,
+        trust,
+        patience: usize::MAX,
+    };
+    let par = |k, sigma, noise| Variant::Parallel {
+        k,
+        sigma,
+        noise,
+        target: Target::W2,
+    };
+    let g = NoiseSpec::Gaussian;
+    let bad = [
+        ge(usize::MAX, 3, 0.01, 0.3),
+        ge(4, usize::MAX - 3, 0.01, 0.3),
+        ge(usize::MAX, usize::MAX, 0.01, 0.3),
+        ge(1023, 1, 0.01, 0.3),
+        ge(4, 3, f32::MAX, 0.3),
+        ge(4, 3, f32::NAN, 0.3),
+        ge(4, 3, 0.01, 1.5),
+        ge(4, 3, 0.01, -0.1),
+        ge(4, 3, 0.01, f32::INFINITY),
+        ser(usize::MAX, 2, 0.1, 0.1, 0.1),
+        ser(0, 2, 0.1, 0.1, 0.1),
+        ser(4, usize::MAX, 0.1, 0.1, 0.1),
+        ser(4, 0, 0.1, 0.1, 0.1),
+        ser(4, 2, f32::MAX, 0.1, 0.1),
+        ser(4, 2, 0.1, f32::MAX, 0.1),
+        ser(4, 2, 0.1, 0.1, f32::MAX),
+        ser(4, 2, 0.1, -0.0001, 0.1),
+        Variant::BestOfK { k: usize::MAX },
+        Variant::BestOfK { k: 1025 },
+        par(usize::MAX, 0.1, g),
+        par(0, 0.1, g),
+        par(4, f32::MAX, g),
+        par(4, 0.1, NoiseSpec::LowRank(usize::MAX)),
+        par(4, 0.1, NoiseSpec::LowRank(0)),
+        par(4, 0.1, NoiseSpec::LowRank(65)),
+    ];
+    let mut s = Scratch::default();
+    for v in bad {
+        let req = f.request(m.cfg.d_x, 3, 1, v, LONG);
+        match m.serve(&req, &mut s, None) {
+            Err(ServeError::BadKnob(msg)) => assert!(!msg.is_empty()),
+            other => panic!("{v:?}: expected BadKnob, got {other:?}"),
         }
     }
+    // The limits themselves are accepted.
+    let ok = [
+        ge(1020, 3, 1e3, 1.0),
+        ge(0, 1023, 0.0, 0.0),
+        ser(1, 512, 1e3, 1e3, 1e3),
+        par(1024, 1e3, NoiseSpec::LowRank(64)),
+        Variant::BestOfK { k: 1024 },
+    ];
+    for v in ok {
+        let req = f.request(m.cfg.d_x, 3, 1, v, LONG);
+        let r = m.serve(&req, &mut s, None).unwrap();
+        assert!(r.score >= r.baseline_score, "{v:?}");
+    }
+    assert_eq!(m.weights_hash(), before);
 }
 
 #[test]
@@ -457,5 +656,68 @@ fn policy_gradient_matches_finite_differences() {
             (fd - g).abs() <= tol,
             "element {e}: analytic {g} vs finite difference {fd}"
         );
+    }
+}
+
+/// Regression (scratch reuse): gradient exploration read the evaluator's
+/// click probabilities of the initial list from `ChunkBufs::c` by position
+/// (`c[l + t]`), but `evaluate` writes one value per distinct prefix-tree
+/// row, so when the greedy list and the initial list share a prefix those
+/// indices held the wrong rows, and past the distinct rows whatever an
+/// earlier, larger request left there. A request after a larger one on the
+/// same scratch served another list than on a fresh scratch.
+#[test]
+fn reused_scratch_serves_what_a_fresh_one_serves_after_a_larger_request() {
+    let v = Variant::GradientExploration {
+        ladder: 4,
+        samples: 3,
+        scale: 0.05,
+        gamma: 0.3,
+    };
+    for backend in [Backend::detect(), Backend::scalar()] {
+        let mut compared = 0;
+        for mseed in 0..8u64 {
+            let m = Model::random(Config::tiny(), mseed, backend).unwrap();
+            for seed in 0..8u64 {
+                let (big, small) = (
+                    Features::random(&m.cfg, 8, 100 + seed),
+                    Features::random(&m.cfg, 5, 200 + seed),
+                );
+                let first = big.request(m.cfg.d_x, 3, seed, v, LONG);
+                let second = small.request(m.cfg.d_x, 3, seed, v, LONG);
+                let fresh = m.serve(&second, &mut Scratch::default(), None).unwrap();
+                let mut s = Scratch::default();
+                m.serve(&first, &mut s, None).unwrap();
+                let reused = m.serve(&second, &mut s, None).unwrap();
+                assert_eq!(
+                    (&reused.list, reused.score.to_bits(), reused.winner),
+                    (&fresh.list, fresh.score.to_bits(), fresh.winner),
+                    "model {mseed}, seed {seed}, {backend:?}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 64);
+    }
+}
+
+/// The advantage of a list over the initial list is zero for the initial
+/// list itself, so its policy gradient and surrogate loss are exactly zero
+/// (the evaluator scores both copies with the same rows). Before the fix the
+/// initial list's clicks were read from rows the evaluator had not written
+/// (zeros on a fresh scratch), giving a non-zero "advantage".
+#[test]
+fn policy_gradient_of_the_initial_list_is_zero() {
+    let m = Model::random(tiny(Dtype::F32), 12, Backend::detect()).unwrap();
+    for (n, len) in [(9, 4), (6, 5), (12, 1)] {
+        let f = Features::random(&m.cfg, n, 4);
+        let req = f.request(m.cfg.d_x, len, 3, Variant::Baseline, LONG);
+        let initial: Vec<usize> = (0..len).collect();
+        let mut grad = Vec::new();
+        let loss = m
+            .policy_gradient(&req, &initial, 0.3, &mut Scratch::default(), &mut grad)
+            .unwrap();
+        assert_eq!(loss, 0.0, "N {n}, L {len}");
+        assert!(grad.iter().all(|&g| g == 0.0), "N {n}, L {len}: {grad:?}");
     }
 }

@@ -5,6 +5,7 @@
 //! the embedded synthetic world; LETOR and WSCD in [`crate::data::sources`]).
 
 use crate::data::sim::{ClickModel, Truth};
+use crate::data::DataError;
 use crate::model::Config;
 use last_kernels::MatRef;
 
@@ -73,4 +74,28 @@ pub struct Dataset {
     pub map_threshold: f32,
     /// Where the data came from and how it was prepared (for the report).
     pub notes: Vec<String>,
+}
+
+impl Dataset {
+    /// Every split has something in it: train, validation and test
+    /// instances, and training and validation logs. A builder calls this
+    /// last, so a too-small file is a typed error instead of a model trained
+    /// with a NaN validation loss. `why` says what the splits are made from.
+    pub fn check_splits(&self, why: &str) -> Result<(), DataError> {
+        let splits: [(&'static str, usize); 5] = [
+            ("train", self.train.len()),
+            ("validation", self.valid.len()),
+            ("test", self.test.len()),
+            ("training logs", self.train_logs.len()),
+            ("validation logs", self.valid_logs.len()),
+        ];
+        match splits.iter().find(|(_, n)| *n == 0) {
+            Some(&(split, _)) => Err(DataError::EmptySplit {
+                dataset: self.name.clone(),
+                split,
+                why: why.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
 }

@@ -17,13 +17,15 @@
 //!   an error. Missing features are 0. An index repeated on one line is an
 //!   error.
 //! * Labels and values must parse as numbers, be finite, and be at most
-//!   [`MAX_ABS_VALUE`] in magnitude.
+//!   [`MAX_ABS_VALUE`] in magnitude; a label is graded relevance in
+//!   `0..=`[`MAX_LABEL`].
 //! * `qid:` must directly follow the label. A query id that reappears after
 //!   another query is an error (the file is not grouped by query).
 //! * Everything from `#` to the end of the line is a comment and is not
 //!   checked (it may hold any bytes); the rest of the line must be UTF-8.
 //! * Blank and comment-only lines are skipped; `\r\n` line ends are accepted;
-//!   a last line without a newline is read like any other.
+//!   a last line without a newline is read like any other; a UTF-8
+//!   byte-order mark at the start of the file is skipped.
 //! * A line longer than [`MAX_LINE_BYTES`] is an error.
 
 use std::collections::HashMap;
@@ -41,6 +43,18 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Largest accepted magnitude of a label or feature value: larger values are
 /// almost surely corrupt and would overflow f32 arithmetic downstream.
 pub const MAX_ABS_VALUE: f64 = 1e30;
+
+/// Largest accepted relevance label. Labels are graded relevance in
+/// `0..=MAX_LABEL` (MSLR-WEB and Yahoo LTR use 0–4, LETOR 4.0 uses 0–2):
+/// NDCG's gain `2^label − 1` is then at most `2^31 − 1`, exact in f64 and
+/// finite with a wide margin when summed over any list (`f64::exp2`
+/// overflows above 1023, and a label near 1e30 made every NDCG NaN).
+/// Negative labels have no graded-relevance meaning (a negative gain).
+pub const MAX_LABEL: f32 = 31.0;
+
+/// The UTF-8 byte-order mark some editors put at the start of a text file;
+/// the readers skip it at the start of the file.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One query: its documents' labels and dense feature rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,7 +267,11 @@ impl<R: BufRead> LetorReader<R> {
                 }
                 Chunk::Record => self.line += 1,
             }
-            let parsed = parse_line(&self.buf, &mut self.row, &mut self.stamp, self.line)
+            let raw = match self.buf.strip_prefix(BOM) {
+                Some(rest) if self.line == 1 => rest,
+                _ => &self.buf[..],
+            };
+            let parsed = parse_line(raw, &mut self.row, &mut self.stamp, self.line)
                 .map_err(|m| self.parse_err(m))?;
             let Some((qid_tok, label)) = parsed else {
                 continue;
@@ -349,6 +367,12 @@ fn parse_line<'a>(
         return Ok(None);
     };
     let label = parse_value(first).map_err(|m| format!("bad label {}: {m}", show(first)))?;
+    if !(0.0..=MAX_LABEL).contains(&label) {
+        return Err(format!(
+            "bad label {}: graded relevance must be in 0..={MAX_LABEL}",
+            show(first)
+        ));
+    }
     row.fill(0.0);
     let dim = row.len();
     let mut qid = None;

@@ -47,6 +47,19 @@ pub enum DataError {
         /// File name, as given to the reader.
         file: String,
     },
+    /// A split the dataset builder made from the files has nothing in it
+    /// (e.g. a training file with one query leaves no validation queries):
+    /// training or evaluating on it would report NaN losses or scores.
+    #[error("{dataset}: the {split} split is empty ({why})")]
+    EmptySplit {
+        /// Dataset name.
+        dataset: String,
+        /// Which split (`train`, `validation`, `test`, `training logs`,
+        /// `validation logs`).
+        split: &'static str,
+        /// What the split is made from and why it came out empty.
+        why: String,
+    },
 }
 
 /// How [`read_capped`] stopped.

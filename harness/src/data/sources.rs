@@ -230,7 +230,7 @@ pub fn letor(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError>
     let sc_of = |inst: &Instance, i: usize| score(&inst.items[i * d..(i + 1) * d]) / temp;
     let train_logs = crate::data::world::logs(&train, 8, len, &judge, sc_of, &mut lr);
     let valid_logs = crate::data::world::logs(&valid, 2, len, &judge, sc_of, &mut lr);
-    Ok(Dataset {
+    let ds = Dataset {
         name: "mslr".into(),
         cfg: Config {
             d_x: d,
@@ -258,7 +258,14 @@ pub fn letor(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError>
         train_logs,
         valid_logs,
         map_threshold: 1.0,
-    })
+    };
+    ds.check_splits(&format!(
+        "{} train / {} validation queries from the training file (the last 20 %, at least one, are validation; the last query of each file is dropped), {} test queries; requests need queries with at least {len} documents",
+        tr_q.len(),
+        va_q.len(),
+        te.len()
+    ))?;
+    Ok(ds)
 }
 
 /// Per-document click statistics from a set of sessions.
@@ -475,7 +482,7 @@ pub fn wscd(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError> 
         tr.len(), stats_s.len(), log_s.len().min(20_000), valid_s.len(), te.len(), train_i.len(), valid.len(), test.len(),
         judge.exam.iter().map(|e| (e * 1000.0).round() / 1000.0).collect::<Vec<_>>()
     )];
-    Ok(Dataset {
+    let ds = Dataset {
         name: "wscd".into(),
         cfg: Config {
             d_x: WSCD_DX,
@@ -500,5 +507,11 @@ pub fn wscd(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError> 
         valid_logs,
         map_threshold: 1.0,
         notes,
-    })
+    };
+    ds.check_splits(&format!(
+        "{} training sessions (the last 15 % are validation), {} test sessions; requests need sessions with at least {n} shown documents",
+        tr.len(),
+        te.len()
+    ))?;
+    Ok(ds)
 }

@@ -10,7 +10,9 @@
 //! the document ids shown, in rank order, then the clicked ids in click order
 //! (the click list may be empty; repeats are kept). Whitespace around the
 //! query, the ids and the separators is ignored, and empty fragments (after
-//! the final `;`, a trailing newline) are skipped.
+//! the final `;`, a trailing newline) are skipped, and so is a UTF-8
+//! byte-order mark at the start of the file (it is not part of the first
+//! query id).
 //!
 //! Errors, with the line where the session starts and its 1-based ordinal
 //! in the file: no tab, no `:` between shown and clicked ids, an empty query,
@@ -27,6 +29,7 @@ use std::io::{BufRead, BufReader};
 use std::iter::FusedIterator;
 use std::path::Path;
 
+use super::letor::BOM;
 use super::{read_capped, show, Chunk, DataError};
 
 /// Longest accepted session, in bytes: a longer one is an error, so a file
@@ -79,6 +82,8 @@ pub struct WscdReader<R: BufRead> {
     buf: Vec<u8>,
     /// Document id → position, reused across sessions.
     pos: HashMap<u64, usize>,
+    /// Nothing read yet (a leading byte-order mark is skipped).
+    first: bool,
     done: bool,
 }
 
@@ -92,6 +97,7 @@ impl<R: BufRead> WscdReader<R> {
             sessions: 0,
             buf: Vec::new(),
             pos: HashMap::new(),
+            first: true,
             done: false,
         }
     }
@@ -103,6 +109,9 @@ impl<R: BufRead> WscdReader<R> {
                     file: self.file.clone(),
                     source,
                 })?;
+            if std::mem::take(&mut self.first) && self.buf.starts_with(BOM) {
+                self.buf.drain(..BOM.len());
+            }
             let start = self.line;
             let newlines = self.buf.iter().filter(|&&b| b == b'\n').count();
             self.line += newlines;

@@ -14,8 +14,18 @@ pub enum Dtype {
     F16,
 }
 
+/// Largest magnitude of a position weight. A list score is
+/// `Σ_t w_t·c_t` with click probabilities `c_t ∈ [0, 1]` over at most
+/// 4096 positions, so it stays below 4.1·10⁹ in magnitude: finite in f32
+/// with a margin of 10²⁹ (3e38 weights made scores +∞, and the search then
+/// ranked those lists best).
+pub const MAX_POSITION_WEIGHT: f32 = 1e6;
+
 /// Model sizes and serving limits (the JSON config beside the weights).
+/// Unknown fields are an error (a misspelt `position_weights` would
+/// otherwise be silently ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Item feature width.
     pub d_x: usize,
@@ -118,6 +128,15 @@ impl Config {
                 return Err(ModelError::Config(
                     "position_weights must hold max_len finite values".into(),
                 ));
+            }
+            if let Some((t, v)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.abs() > MAX_POSITION_WEIGHT)
+            {
+                return Err(ModelError::Config(format!(
+                    "position_weights[{t}] = {v} is above {MAX_POSITION_WEIGHT:e} in magnitude"
+                )));
             }
         }
         Ok(())

@@ -110,7 +110,7 @@ impl Ctx<'_, '_> {
         let job = |(ci, buf): (usize, &mut ChunkBufs)| {
             buf.ran = false;
             buf.err = None;
-            if Instant::now() >= self.deadline && !(ci == 0 && lead == Lead::First) {
+            if self.deadline.passed() && !(ci == 0 && lead == Lead::First) {
                 return;
             }
             let lo = ci * size;
@@ -159,7 +159,9 @@ impl Ctx<'_, '_> {
             Lead::Before => {}
         }
         scores.clear();
-        let mut skipped = false;
+        // An empty batch (K = 1) has nothing to skip; like the baseline
+        // alone, it reports the budget exhausted when the deadline passed.
+        let mut skipped = cands.is_empty() && self.deadline.passed();
         for (ci, buf) in chunks[..nchunks].iter_mut().enumerate() {
             let lo = ci * size;
             let cnt = (lo + size).min(cands.len()) - lo;

@@ -17,7 +17,7 @@ impl Ctx<'_, '_> {
         let pbytes = grow(&mut s.perm, BATCH * l);
         let mut done = 0;
         loop {
-            if Instant::now() >= self.deadline {
+            if self.deadline.passed() {
                 return Ok((done, perms.remaining() > 0));
             }
             let got = perms.fill_batch(pbytes);

@@ -101,7 +101,7 @@ impl Ctx<'_, '_> {
         list.clear();
         list.extend_from_slice(&best.list);
         let mut done = 0;
-        if Instant::now() >= self.deadline {
+        if self.deadline.passed() {
             s.pg.list = list;
             return Ok((0, true));
         }

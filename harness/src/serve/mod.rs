@@ -21,6 +21,7 @@
 mod batch;
 mod candidate;
 mod chunk;
+mod deadline;
 mod decode;
 mod encode;
 mod error;
@@ -36,6 +37,7 @@ mod tests;
 mod validate;
 mod variant;
 
+pub use deadline::Deadline;
 pub use error::ServeError;
 pub use request::{Request, Response};
 pub use scratch::Scratch;
@@ -62,6 +64,15 @@ pub const EXHAUSTIVE_MAX_N: usize = 10;
 pub const EXHAUSTIVE_MAX_L: usize = 5;
 /// Largest K any variant accepts.
 pub const MAX_K: usize = 1024;
+/// Largest low rank of [`NoiseSpec::LowRank`].
+pub const MAX_RANK: usize = 64;
+/// Largest number of serial rounds.
+pub const MAX_ROUNDS: usize = 1000;
+/// Largest σ, step, trust and scale (all relative to the perturbed matrix's
+/// RMS or norm). Far beyond any useful setting; it keeps every perturbed
+/// product finite in f32 (a weight times at most 10³·‖W‖ times the ladder's
+/// 6 + 1023 steps stays below 10⁸·‖W‖).
+pub const MAX_SCALE: f32 = 1e3;
 
 /// Matrix FLOPs of an `m × k` by `k × n` product (`2·m·n·k`).
 pub(super) fn mm(m: usize, n: usize, k: usize) -> u64 {
@@ -79,11 +90,13 @@ struct Ctx<'m, 'r> {
     m: &'m Model,
     req: &'r Request<'r>,
     n: usize,
-    deadline: Instant,
+    deadline: Deadline,
 }
 
 impl Model {
-    /// Serves one request. See the module docs for the contract.
+    /// Serves one request. See the module docs for the contract. The
+    /// budget counts from this call; a budget too large to add to the clock
+    /// means no deadline (see [`Deadline`]).
     pub fn serve(
         &self,
         req: &Request<'_>,
@@ -91,12 +104,46 @@ impl Model {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<Response, ServeError> {
         let start = Instant::now();
+        self.serve_by(
+            req,
+            start,
+            Deadline::after(start, req.budget),
+            scratch,
+            pool,
+        )
+    }
+
+    /// [`Model::serve`] that also stops by `deadline`, an instant the
+    /// embedder chose (typically the request's arrival plus its budget, so
+    /// time spent queueing counts): the search stops at the earlier of
+    /// `deadline` and `req.budget` from this call. A deadline already passed
+    /// is not an error: the baseline is served with `budget_exhausted`.
+    pub fn serve_until(
+        &self,
+        req: &Request<'_>,
+        deadline: Instant,
+        scratch: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Response, ServeError> {
+        let start = Instant::now();
+        let d = Deadline::after(start, req.budget).min(Deadline::at(deadline));
+        self.serve_by(req, start, d, scratch, pool)
+    }
+
+    fn serve_by(
+        &self,
+        req: &Request<'_>,
+        start: Instant,
+        deadline: Deadline,
+        scratch: &mut Scratch,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Response, ServeError> {
         let n = self.validate(req)?;
         let ctx = Ctx {
             m: self,
             req,
             n,
-            deadline: start + req.budget,
+            deadline,
         };
         scratch.flops = 0;
         ctx.encode_shared(scratch, pool)?;
@@ -109,7 +156,7 @@ impl Model {
         // candidate is offered, so the result is the same as computing it
         // first.
         let lead = match req.variant {
-            Variant::Parallel { .. } if Instant::now() < ctx.deadline => Lead::First,
+            Variant::Parallel { .. } if !ctx.deadline.passed() => Lead::First,
             Variant::BestOfK { .. } | Variant::Parallel { .. } if pool.is_some() => Lead::Parallel,
             _ => Lead::Before,
         };
@@ -124,9 +171,11 @@ impl Model {
         }
         let mut candidates = 1;
         let mut rounds = 1;
-        let mut exhausted = false;
+        let exhausted;
         match req.variant {
-            Variant::Baseline => {}
+            // Nothing to search: the budget is exhausted if the baseline
+            // used it up (always, for a budget of 0), as for every variant.
+            Variant::Baseline => exhausted = ctx.deadline.passed(),
             Variant::BestOfK { k } => {
                 let mut cands = std::mem::take(&mut scratch.cands);
                 cands.clear();
@@ -225,7 +274,7 @@ impl Model {
             m: self,
             req,
             n,
-            deadline: Instant::now() + req.budget,
+            deadline: Deadline::after(Instant::now(), req.budget),
         };
         ctx.encode_shared(scratch, None)?;
         let loss = ctx.policy_gradient(list, gamma, scratch)?;

@@ -17,7 +17,11 @@ pub struct Request<'a> {
     pub seed: u64,
     /// What to run.
     pub variant: Variant,
-    /// Wall-clock budget; the best list so far is served when it runs out.
+    /// Wall-clock budget from the call to [`Model::serve`](crate::model::Model::serve)
+    /// (see [`Model::serve_until`](crate::model::Model::serve_until) to count
+    /// it from the request's arrival); the best list so far is served when
+    /// it runs out. 0 serves the baseline; a budget too large to add to the
+    /// clock means no deadline.
     pub budget: Duration,
 }
 
@@ -38,7 +42,8 @@ pub struct Response {
     pub candidates: usize,
     /// Search rounds completed (serial; 1 for single-shot variants).
     pub rounds: usize,
-    /// Whether the budget stopped the search early.
+    /// Whether the deadline passed before the variant finished (always for
+    /// a budget of 0 or a passed deadline, whatever the variant).
     pub budget_exhausted: bool,
     /// Time spent.
     pub elapsed: Duration,

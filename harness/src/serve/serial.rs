@@ -51,7 +51,7 @@ impl Ctx<'_, '_> {
         let mut exhausted = false;
         let mut result = Ok(());
         while r < rounds {
-            if Instant::now() >= self.deadline {
+            if self.deadline.passed() {
                 exhausted = true;
                 break;
             }

@@ -31,7 +31,7 @@ fn sharing_within_a_chunk_changes_no_value() {
             m: &model,
             req: &req,
             n: 50,
-            deadline: Instant::now() + req.budget,
+            deadline: Deadline::after(Instant::now(), req.budget),
         };
         let mut s = Scratch::default();
         ctx.encode_shared(&mut s, None).unwrap();

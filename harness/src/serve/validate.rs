@@ -50,35 +50,40 @@ impl Model {
                 });
             }
         }
-        let bad = |s: &str| Err(ServeError::BadKnob(s.to_string()));
-        let sigma_ok = |s: f32| s.is_finite() && s >= 0.0;
-        match req.variant {
+        self.validate_knobs(req.variant, n, req.len)?;
+        Ok(n)
+    }
+
+    /// Every knob of every variant against its range, in checked arithmetic
+    /// (no sum or product of knobs can wrap past a limit).
+    fn validate_knobs(&self, variant: Variant, n: usize, len: usize) -> Result<(), ServeError> {
+        match variant {
             Variant::Baseline => {}
-            Variant::BestOfK { k } if k == 0 || k > MAX_K => return bad("K must be in 1..=1024"),
-            Variant::Parallel { k, .. } if k == 0 || k > MAX_K => {
-                return bad("K must be in 1..=1024")
-            }
-            Variant::Parallel { sigma, .. } if !sigma_ok(sigma) => {
-                return bad("sigma must be finite and ≥ 0")
-            }
+            Variant::BestOfK { k } => count("K", k, 1, MAX_K)?,
             Variant::Parallel {
-                noise: NoiseSpec::LowRank(r),
-                ..
-            } if r == 0 || r > 64 => return bad("low rank must be in 1..=64"),
+                k, sigma, noise, ..
+            } => {
+                count("K", k, 1, MAX_K)?;
+                real("sigma", sigma, MAX_SCALE)?;
+                if let NoiseSpec::LowRank(r) = noise {
+                    count("low rank", r, 1, MAX_RANK)?;
+                }
+            }
             Variant::Serial {
                 rounds,
                 pairs,
                 sigma,
                 step,
                 trust,
-                ..
+                patience: _,
             } => {
-                if rounds == 0 || rounds > 1000 || pairs == 0 || pairs > MAX_K / 2 {
-                    return bad("rounds in 1..=1000, pairs in 1..=512");
-                }
-                if !(sigma_ok(sigma) && sigma_ok(step) && sigma_ok(trust)) {
-                    return bad("sigma, step and trust must be finite and ≥ 0");
-                }
+                count("rounds", rounds, 1, MAX_ROUNDS)?;
+                count("pairs", pairs, 1, MAX_K / 2)?;
+                real("sigma", sigma, MAX_SCALE)?;
+                real("step", step, MAX_SCALE)?;
+                real("trust", trust, MAX_SCALE)?;
+                // `patience` is only compared with a count of rounds: any
+                // value is safe (0 stops after the first round).
             }
             Variant::GradientExploration {
                 ladder,
@@ -86,18 +91,44 @@ impl Model {
                 scale,
                 gamma,
             } => {
-                if ladder + samples + 1 > MAX_K {
-                    return bad("ladder + samples must be below 1024");
+                let total = ladder.checked_add(samples).and_then(|c| c.checked_add(1));
+                if total.is_none_or(|c| c > MAX_K) {
+                    return Err(ServeError::BadKnob(format!(
+                        "ladder {ladder} + samples {samples} + the baseline must be at most {MAX_K}"
+                    )));
                 }
-                if !(sigma_ok(scale) && sigma_ok(gamma)) {
-                    return bad("scale and gamma must be finite and ≥ 0");
+                real("scale", scale, MAX_SCALE)?;
+                real("gamma", gamma, 1.0)?;
+            }
+            Variant::Exhaustive => {
+                if n > EXHAUSTIVE_MAX_N || len > EXHAUSTIVE_MAX_L {
+                    return Err(ServeError::BadKnob(format!(
+                        "exhaustive needs N ≤ {EXHAUSTIVE_MAX_N} and L ≤ {EXHAUSTIVE_MAX_L} (got N {n}, L {len})"
+                    )));
                 }
             }
-            Variant::Exhaustive if n > EXHAUSTIVE_MAX_N || req.len > EXHAUSTIVE_MAX_L => {
-                return bad("exhaustive needs N ≤ 10 and L ≤ 5")
-            }
-            _ => {}
         }
-        Ok(n)
+        Ok(())
+    }
+}
+
+fn count(name: &str, v: usize, lo: usize, hi: usize) -> Result<(), ServeError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(ServeError::BadKnob(format!(
+            "{name} = {v} must be in {lo}..={hi}"
+        )))
+    }
+}
+
+/// A finite real knob in `0..=hi` (NaN fails the range test too).
+fn real(name: &str, v: f32, hi: f32) -> Result<(), ServeError> {
+    if (0.0..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(ServeError::BadKnob(format!(
+            "{name} = {v} must be finite and in 0..={hi}"
+        )))
     }
 }

@@ -27,7 +27,12 @@ pub enum Target {
     Keys,
 }
 
-/// A variant and its knobs.
+/// A variant and its knobs. Validation (before any work, in checked
+/// arithmetic): K in `1..=`[`MAX_K`](super::MAX_K); σ, step, trust and
+/// scale finite in `0..=`[`MAX_SCALE`](super::MAX_SCALE); γ in `0..=1`;
+/// low rank in `1..=`[`MAX_RANK`](super::MAX_RANK); serial rounds in
+/// `1..=`[`MAX_ROUNDS`](super::MAX_ROUNDS) and pairs in `1..=512`;
+/// `ladder + samples + 1 ≤ MAX_K`; exhaustive N ≤ 10, L ≤ 5; patience any.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Variant {
     /// The generator's greedy list, Δθ = 0.
@@ -75,7 +80,7 @@ pub enum Variant {
         samples: usize,
         /// Direction length relative to ‖W2‖ (0.01 in the released code).
         scale: f32,
-        /// Reward-to-go discount (0.3 in the released code).
+        /// Reward-to-go discount in `0..=1` (0.3 in the released code).
         gamma: f32,
     },
     /// Every ordered selection of L out of N (N ≤ 10, L ≤ 5): the evaluator's optimum.

@@ -116,6 +116,10 @@ pub fn train_evaluator(
     if data.train_logs.is_empty() {
         return Err(TrainError::Data("no training logs".into()));
     }
+    if data.valid_logs.is_empty() {
+        // Early stopping would compare NaN losses and keep a random model.
+        return Err(TrainError::Data("no validation logs".into()));
+    }
     let len = data.len;
     let valid_loss = |m: &Model| -> Result<f64, TrainError> {
         let (p, y) = predict_logs(m, &data.valid_log_instances, &data.valid_logs, len)?;
@@ -215,6 +219,9 @@ pub fn train_generator(
     let len = data.len;
     if data.train.is_empty() {
         return Err(TrainError::Data("no training instances".into()));
+    }
+    if data.valid.is_empty() {
+        return Err(TrainError::Data("no validation instances".into()));
     }
     let mut params = GeneratorParams::of(&m.gen);
     let mut adam = Adam::new(&params, o.gen_lr);

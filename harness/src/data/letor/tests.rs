@@ -319,3 +319,37 @@ fn real_mslr() {
         assert!(qs.iter().all(|q| q.features.iter().all(|v| v.is_finite())));
     }
 }
+
+/// Regression: labels up to 1e30 were accepted and NDCG's gain 2^label − 1
+/// overflowed (NaN in the report, exit status 0). Labels are graded
+/// relevance in 0..=MAX_LABEL.
+#[test]
+fn labels_outside_graded_relevance_are_errors() {
+    err_at(b"1e30 qid:1 1:1\n", 3, 1, "graded relevance");
+    err_at(b"1 qid:1 1:1\n1025 qid:1 1:1\n", 3, 2, "graded relevance");
+    err_at(b"32 qid:1 1:1\n", 3, 1, "graded relevance");
+    err_at(b"-1 qid:1 1:1\n", 3, 1, "graded relevance");
+    let qs = read_ok(b"31 qid:1 1:1\n0 qid:1\n2.5 qid:1\n", 3);
+    assert_eq!(qs[0].labels, vec![31.0, 0.0, 2.5]);
+    let gain = |l: f32| f64::from(l).exp2() - 1.0;
+    assert!(gain(MAX_LABEL).is_finite() && gain(MAX_LABEL) == 2f64.powi(31) - 1.0);
+}
+
+/// Regression: a UTF-8 byte-order mark at the start of the file made the
+/// first label unparsable; it is skipped there (and only there).
+#[test]
+fn leading_byte_order_mark_is_skipped() {
+    let qs = read_ok(b"\xEF\xBB\xBF2 qid:7 1:0.5\n1 qid:7 2:1\n", 3);
+    assert_eq!(qs.len(), 1);
+    assert_eq!((qs[0].qid.as_str(), &qs[0].labels), ("7", &vec![2.0, 1.0]));
+    // Through a reader that splits the mark over buffer fills.
+    let r = LetorReader::new(
+        std::io::BufReader::with_capacity(1, Cursor::new(b"\xEF\xBB\xBF1 qid:3\n".to_vec())),
+        "t.txt",
+        3,
+    );
+    let qs: Vec<_> = r.collect::<Result<_, _>>().unwrap();
+    assert_eq!(qs[0].qid, "3");
+    // A mark anywhere else is still an error.
+    err_at(b"1 qid:1 1:1\n\xEF\xBB\xBF1 qid:1 1:1\n", 3, 2, "bad label");
+}

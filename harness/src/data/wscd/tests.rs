@@ -170,3 +170,22 @@ fn real_wscd() {
         }
     }
 }
+
+/// Regression: a UTF-8 byte-order mark at the start of a WSCD file became
+/// part of the first query id.
+#[test]
+fn leading_byte_order_mark_is_not_part_of_the_first_query() {
+    let s = read_ok(b"\xEF\xBB\xBFq1\t10,20 : 20;q2\t5,6 :;");
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].query, "q1");
+    assert_eq!(s[0].docs, vec![10, 20]);
+    let r = WscdReader::new(
+        std::io::BufReader::with_capacity(2, Cursor::new(b"\xEF\xBB\xBF9_0\t1 :;".to_vec())),
+        "w",
+    );
+    let s: Vec<_> = r.collect::<Result<_, _>>().unwrap();
+    assert_eq!(s[0].query, "9_0");
+    // Only at the start of the file: later, the bytes stay in the query.
+    let s = read_ok(b"q1\t1 :;\xEF\xBB\xBFq2\t2 :;");
+    assert_eq!(s[1].query, "\u{feff}q2");
+}
