@@ -50,8 +50,8 @@ fn synthetic_model(dir: &Path) {
         1,
     )
     .unwrap();
-    let m = last::model::Model::random(data.cfg.clone(), 3, last_kernels::Backend::detect())
-        .unwrap();
+    let m =
+        last::model::Model::random(data.cfg.clone(), 3, last_kernels::Backend::detect()).unwrap();
     m.save(dir).unwrap();
 }
 
@@ -77,7 +77,15 @@ fn usage_errors_exit_2() {
         &["needs --train"],
     );
     usage(
-        &["train", "--data", "synthetic", "--train", "a", "--model", "/tmp/x"],
+        &[
+            "train",
+            "--data",
+            "synthetic",
+            "--train",
+            "a",
+            "--model",
+            "/tmp/x",
+        ],
         &["takes no --train"],
     );
     let o = Command::new(BIN)
@@ -162,7 +170,16 @@ fn help_lists_the_choices() {
         assert!(train.contains(s), "{s} not in {train}");
     }
     let top = stdout(&run(&["--help"]));
-    for s in ["demo", "train", "eval", "soak", "info", "bench", "--quiet", "Exit status"] {
+    for s in [
+        "demo",
+        "train",
+        "eval",
+        "soak",
+        "info",
+        "bench",
+        "--quiet",
+        "Exit status",
+    ] {
         assert!(top.contains(s), "{s} not in {top}");
     }
 }
@@ -229,14 +246,29 @@ fn soak_threads_share_the_cap() {
 #[test]
 fn variant_knobs_are_checked_before_the_benchmark() {
     for v in ["best-of-0", "best-of-2000", "parallel-table-w2-1025"] {
-        usage(&["bench", "--variant", v, "--requests", "1"], &["--variant", "K must be in 1..=1024"]);
+        usage(
+            &["bench", "--variant", v, "--requests", "1"],
+            &["--variant", "K must be in 1..=1024"],
+        );
     }
     usage(
-        &["bench", "--variant", "parallel-lowrank0-keys-16", "--requests", "1"],
+        &[
+            "bench",
+            "--variant",
+            "parallel-lowrank0-keys-16",
+            "--requests",
+            "1",
+        ],
         &["low rank must be in 1..=64"],
     );
     usage(
-        &["bench", "--variant", "parallel-gaussian-w2-16:sigma=-1", "--requests", "1"],
+        &[
+            "bench",
+            "--variant",
+            "parallel-gaussian-w2-16:sigma=-1",
+            "--requests",
+            "1",
+        ],
         &["sigma"],
     );
     usage(
@@ -255,7 +287,11 @@ fn eval_knobs_are_bounded() {
         ("--k", "1", "2..=1024"),
         ("--k", "5000", "2..=1024"),
         ("--table-budget-us", "0", "1..=3600000000"),
-        ("--table-budget-us", "18446744073709551615", "1..=3600000000"),
+        (
+            "--table-budget-us",
+            "18446744073709551615",
+            "1..=3600000000",
+        ),
         ("--budget-us", "0", "1..=3600000000"),
         ("--budget-us", "25,3600000001", "1..=3600000000"),
         ("--budget-us", "25,,50", "whole number"),
@@ -266,7 +302,10 @@ fn eval_knobs_are_bounded() {
     ] {
         // demo and eval share the flags; both fail at parsing, before work.
         usage(&["demo", flag, bad], &[flag, range]);
-        usage(&["eval", "--model", "/nonexistent", flag, bad], &[flag, range]);
+        usage(
+            &["eval", "--model", "/nonexistent", flag, bad],
+            &[flag, range],
+        );
     }
 }
 
@@ -275,17 +314,27 @@ fn seeds_take_any_u64_and_nothing_else() {
     // The full range parses (the run then stops at the missing files).
     usage(
         &[
-            "train", "--data", "mslr", "--model", "/tmp/x", "--seed",
-            "18446744073709551615", "--data-seed", "18446744073709551615",
+            "train",
+            "--data",
+            "mslr",
+            "--model",
+            "/tmp/x",
+            "--seed",
+            "18446744073709551615",
+            "--data-seed",
+            "18446744073709551615",
         ],
         &["needs --train"],
     );
+    usage(&["train", "--model", "/tmp/x", "--seed=-1"], &["--seed"]);
     usage(
-        &["train", "--model", "/tmp/x", "--seed=-1"],
-        &["--seed"],
-    );
-    usage(
-        &["train", "--model", "/tmp/x", "--data-seed", "18446744073709551616"],
+        &[
+            "train",
+            "--model",
+            "/tmp/x",
+            "--data-seed",
+            "18446744073709551616",
+        ],
         &["--data-seed"],
     );
 }
@@ -322,12 +371,11 @@ fn closed_stdout_ends_quietly() {
 }
 
 fn to_dev_full(args: &[&str]) -> Output {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    Command::new(BIN)
-        .args(args)
-        .stdout(full)
-        .output()
-        .unwrap()
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    Command::new(BIN).args(args).stdout(full).output().unwrap()
 }
 
 #[test]
@@ -349,7 +397,11 @@ fn full_stdout_is_a_failure_with_a_message() {
 fn quiet_silences_notes_only() {
     let loud = run(&SMALL_BENCH);
     assert_eq!(code(&loud), 0, "{}", stderr(&loud));
-    assert!(stderr(&loud).contains("bench: baseline"), "{}", stderr(&loud));
+    assert!(
+        stderr(&loud).contains("bench: baseline"),
+        "{}",
+        stderr(&loud)
+    );
     let mut args = SMALL_BENCH.to_vec();
     args.push("--quiet");
     let quiet = run(&args);
@@ -362,7 +414,15 @@ fn quiet_silences_notes_only() {
 fn bench_json_names_the_variant_in_the_one_scheme() {
     let name = "parallel-gaussian-w2-4:sigma=0.1";
     let o = run(&[
-        "bench", "--scenario", "small", "--variant", name, "--requests", "2", "--json", "-q",
+        "bench",
+        "--scenario",
+        "small",
+        "--variant",
+        name,
+        "--requests",
+        "2",
+        "--json",
+        "-q",
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -399,10 +459,7 @@ fn unwritable_output_folders_fail_fast() {
     fails_fast(&["train", "--model", u], u);
     let model = dir.join("model");
     synthetic_model(&model);
-    fails_fast(
-        &["eval", "--model", model.to_str().unwrap(), "--out", u],
-        u,
-    );
+    fails_fast(&["eval", "--model", model.to_str().unwrap(), "--out", u], u);
     // Nothing was trained or written anywhere.
     let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(entries.len(), 2, "{entries:?}");

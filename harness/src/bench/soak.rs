@@ -114,7 +114,9 @@ pub fn soak(duration: Duration, threads: usize, backend: Backend) -> Result<Soak
         .map(|i| Features::random(&cfg, if i % 9 == 8 { 8 } else { 50 }, 500 + i))
         .collect();
     let mix = mix();
-    debug_assert!(mix.iter().all(|(v, _, _)| Variant::standard_set().contains(v)));
+    debug_assert!(mix
+        .iter()
+        .all(|(v, _, _)| Variant::standard_set().contains(v)));
     let start = Instant::now();
     let warm = duration / 10;
     let end = start + duration;

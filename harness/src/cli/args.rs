@@ -223,11 +223,17 @@ impl TypedValueParser for VariantParser {
                 let mut err = clap::Error::new(ErrorKind::InvalidValue).with_cmd(cmd);
                 let arg = arg.map_or_else(|| "--variant".to_string(), |a| a.to_string());
                 err.insert(ContextKind::InvalidArg, ContextValue::String(arg));
-                err.insert(ContextKind::InvalidValue, ContextValue::String(s.to_string()));
+                err.insert(
+                    ContextKind::InvalidValue,
+                    ContextValue::String(s.to_string()),
+                );
                 err.insert(
                     ContextKind::ValidValue,
                     ContextValue::Strings(
-                        Variant::standard_set().iter().map(|v| v.to_string()).collect(),
+                        Variant::standard_set()
+                            .iter()
+                            .map(|v| v.to_string())
+                            .collect(),
                     ),
                 );
                 if let Some(n) = suggest_variant(&s) {

@@ -98,8 +98,12 @@ pub fn prepare_out_dir(dir: &Path, files: &[&str]) -> Result<(), Failure> {
         }
     }
     let probe = dir.join(format!(".last-write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe")
-        .map_err(|e| runtime(format!("{}: cannot write in this folder: {e}", dir.display())))?;
+    std::fs::write(&probe, b"probe").map_err(|e| {
+        runtime(format!(
+            "{}: cannot write in this folder: {e}",
+            dir.display()
+        ))
+    })?;
     std::fs::remove_file(&probe).map_err(|e| runtime(format!("{}: {e}", probe.display())))?;
     Ok(())
 }

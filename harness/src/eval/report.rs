@@ -96,8 +96,7 @@ impl Report {
             Arm::Initial.to_string(),
         ];
         if lo.is_finite() {
-            for r in self.rows.iter().filter(|r| flat.contains(&r.variant))
-            {
+            for r in self.rows.iter().filter(|r| flat.contains(&r.variant)) {
                 series.push(crate::eval::plot::Series {
                     name: format!("{} (no search)", r.variant),
                     points: vec![(lo, r.gt_reward), (hi, r.gt_reward)],

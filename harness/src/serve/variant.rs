@@ -348,16 +348,17 @@ impl std::str::FromStr for Variant {
             let i = kv.iter().position(|(k, _)| *k == key)?;
             Some(kv.remove(i).1)
         };
-        let real = |key: &str, value: Option<&str>, default: f32| -> Result<f32, ParseVariantError> {
-            let Some(value) = value else {
-                return Ok(default);
+        let real =
+            |key: &str, value: Option<&str>, default: f32| -> Result<f32, ParseVariantError> {
+                let Some(value) = value else {
+                    return Ok(default);
+                };
+                match value.parse::<f32>() {
+                    Ok(v) if v.is_finite() => Ok(v),
+                    Ok(_) => Err(err(format!("{s:?}: {key}={value} is not finite"))),
+                    Err(_) => Err(err(format!("{s:?}: {key}={value} is not a number"))),
+                }
             };
-            match value.parse::<f32>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                Ok(_) => Err(err(format!("{s:?}: {key}={value} is not finite"))),
-                Err(_) => Err(err(format!("{s:?}: {key}={value} is not a number"))),
-            }
-        };
         let parts: Vec<&str> = head.split('-').collect();
         let v = match parts.as_slice() {
             ["baseline"] => Variant::Baseline,
@@ -437,7 +438,10 @@ mod naming_tests {
 
     #[test]
     fn standard_names() {
-        let names: Vec<String> = Variant::standard_set().iter().map(|v| v.to_string()).collect();
+        let names: Vec<String> = Variant::standard_set()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         assert_eq!(
             names,
             [
@@ -457,7 +461,10 @@ mod naming_tests {
         for v in Variant::standard_set() {
             round_trip(v);
         }
-        assert_eq!(Variant::parallel_standard().to_string(), "parallel-gaussian-w2-16");
+        assert_eq!(
+            Variant::parallel_standard().to_string(),
+            "parallel-gaussian-w2-16"
+        );
     }
 
     #[test]
@@ -514,7 +521,11 @@ mod naming_tests {
                 3 => NoiseSpec::Table,
                 _ => NoiseSpec::LowRank(u(n >> 8)),
             };
-            let target = if n & 64 == 0 { Target::W2 } else { Target::Keys };
+            let target = if n & 64 == 0 {
+                Target::W2
+            } else {
+                Target::Keys
+            };
             let big = next() as usize;
             for v in [
                 Variant::BestOfK { k: big },
