@@ -45,7 +45,7 @@ pub fn main() -> ! {
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
     last::progress::set_quiet(cli.quiet);
     let result = last::backend_from_env()
-        .map_err(|e| Failure::Usage(e))
+        .map_err(Failure::Usage)
         .and_then(|be| match cli.cmd {
             Cmd::Demo(a) => demo::run(a, be),
             Cmd::Train(a) => train::run(a, be),
