@@ -511,7 +511,7 @@ fn eval_with_empty_budget_list_reports_every_row_with_one_name_scheme() {
     let err = stderr(&o);
     assert_eq!(code(&o), 0, "{err}");
     // Progress on stderr.
-    assert!(err.contains("eval"), "{err}");
+    assert!(err.contains("tuning σ"), "{err}");
     let mut names = Vec::new();
     for line in stdout(&o).lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn typos_get_the_nearest_standard_name() {
-        assert_eq!(suggest_variant("best-of-61").as_deref(), Some("best-of-16"));
+        assert_eq!(suggest_variant("bestof-16").as_deref(), Some("best-of-16"));
         assert_eq!(
             suggest_variant("parallel-gausian-w2-16").as_deref(),
             Some("parallel-gaussian-w2-16")

@@ -26,6 +26,10 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
         // A bar over the seconds of the run (stderr; silent with --quiet).
         s.spawn(|| {
             let mut bar = last::progress::Progress::new("soak", a.seconds as usize);
+            bar.note(&format!(
+                "every standard variant for {} s on {} thread(s)",
+                a.seconds, a.threads
+            ));
             let start = Instant::now();
             let mut shown = 0;
             while !done.load(Ordering::Relaxed) {

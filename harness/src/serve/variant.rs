@@ -27,7 +27,10 @@ pub enum Target {
     Keys,
 }
 
-/// A variant and its knobs.
+/// A variant and its knobs. Its one name (command line, reports, JSON,
+/// plots) is its `Display` string, read back by `FromStr`: `baseline`,
+/// `best-of-16`, `parallel-gaussian-w2-16:sigma=0.1`, `serial-r8-p2`, …
+/// (the scheme is documented on the `FromStr` impl).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Variant {
     /// The generator's greedy list, Δθ = 0.
