@@ -13,11 +13,12 @@ cargo build --release -q -p last
 BIN=target/release/last
 OUT=$(mktemp)
 for r in $(seq "$RUNS"); do
-  for v in baseline best-of-k parallel parallel-rademacher parallel-antithetic parallel-table \
-           parallel-keys parallel-lowrank gradient serial; do
+  for v in baseline best-of-16 parallel-gaussian-w2-16 parallel-rademacher-w2-16 \
+           parallel-antithetic-w2-16 parallel-table-w2-16 parallel-gaussian-keys-16 \
+           parallel-lowrank1-keys-16 gradient-l4-s3 serial-r8-p2; do
     "$BIN" bench --variant "$v" --requests "$REQ" --json >> "$OUT"
   done
-  for v in parallel parallel-table parallel-lowrank; do
+  for v in parallel-gaussian-w2-16 parallel-table-w2-16 parallel-lowrank1-keys-16; do
     "$BIN" bench --variant "$v" --requests "$REQ" --threads 2 --json >> "$OUT"
   done
   "$BIN" bench --scenario small --variant exhaustive --requests 100 --json >> "$OUT"

@@ -21,9 +21,10 @@ count() {
     grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
     rm -f "$out"
 }
-printf '%-18s %14s\n' variant instr/request
-for v in baseline best-of-16 parallel parallel-table parallel-lowrank parallel-keys gradient serial; do
+printf '%-27s %14s\n' variant instr/request
+for v in baseline best-of-16 parallel-gaussian-w2-16 parallel-table-w2-16 \
+    parallel-lowrank1-keys-16 parallel-gaussian-keys-16 gradient-l4-s3 serial-r8-p2; do
     a=$(count "$v" 2 "$reps")
     b=$(count "$v" 2 0)
-    printf '%-18s %14d\n' "$v" $(( (a - b) / reps ))
+    printf '%-27s %14d\n' "$v" $(( (a - b) / reps ))
 done

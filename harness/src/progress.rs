@@ -1,9 +1,24 @@
 //! A dependency-free progress bar on stderr for `last train` / `last demo`:
 //! redrawn in place (at most ten times a second) when stderr is a terminal,
-//! one line per note otherwise (CI logs stay readable).
+//! one line per note otherwise (CI logs stay readable). [`set_quiet`]
+//! (the command line's `--quiet`) silences every bar of the process.
+//! Failed writes to stderr are ignored: a progress bar never ends a run.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Silences (or re-enables) the bars and notes created from now on.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether [`set_quiet`] silenced progress output.
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// A progress bar over a known number of steps.
 #[derive(Debug)]
@@ -18,7 +33,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar for `total` steps. Silent when `LAST_QUIET` is set.
+    /// A bar for `total` steps. Silent after [`set_quiet`]`(true)`.
     pub fn new(label: &str, total: usize) -> Self {
         Progress {
             label: label.to_string(),
@@ -27,7 +42,7 @@ impl Progress {
             start: Instant::now(),
             last_draw: None,
             tty: std::io::stderr().is_terminal(),
-            quiet: std::env::var_os("LAST_QUIET").is_some(),
+            quiet: is_quiet(),
         }
     }
     /// Advances by `k` steps.
@@ -62,10 +77,11 @@ impl Progress {
         if self.quiet {
             return;
         }
-        if self.tty {
-            eprint!("\r\x1b[2K");
+        {
+            let mut e = std::io::stderr().lock();
+            let clear = if self.tty { "\r\x1b[2K" } else { "" };
+            let _ = writeln!(e, "{clear}{:<10} {msg}", self.label);
         }
-        eprintln!("{:<10} {msg}", self.label);
         if self.tty {
             self.draw();
         }
@@ -75,7 +91,7 @@ impl Progress {
         if self.tty && !self.quiet {
             self.done = self.total;
             self.draw();
-            eprintln!();
+            let _ = writeln!(std::io::stderr());
         }
     }
 }

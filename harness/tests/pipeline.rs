@@ -44,19 +44,28 @@ fn tiny_train_then_eval_reports_every_variant() {
     let names: Vec<&str> = r.rows.iter().map(|r| r.variant.as_str()).collect();
     for want in [
         "initial",
-        "generator",
-        "best_of_16",
-        "gradient_l8_s7",
-        "parallel_gaussian_w2_k16",
-        "parallel_rademacher_w2_k16",
-        "parallel_antithetic_w2_k16",
-        "parallel_lowrank1_keys_k16",
-        "serial_r4_p2",
+        "baseline",
+        "best-of-16",
+        "gradient-l8-s7",
+        "parallel-gaussian-w2-16",
+        "parallel-rademacher-w2-16",
+        "parallel-antithetic-w2-16",
+        "parallel-lowrank1-keys-16",
+        "serial-r4-p2",
         "exhaustive",
     ] {
-        assert!(names.contains(&want), "{want} missing from {names:?}");
+        // Names carry their non-default knobs (σ and scale are tuned).
+        let head = |n: &str| n.split(':').next().unwrap().to_string();
+        assert!(
+            names.iter().any(|n| head(n) == want),
+            "{want} missing from {names:?}"
+        );
     }
-    let gen = r.rows.iter().find(|r| r.variant == "generator").unwrap();
+    for n in names.iter().filter(|n| **n != "initial") {
+        let v: last::serve::Variant = n.parse().unwrap();
+        assert_eq!(&v.to_string(), n);
+    }
+    let gen = r.rows.iter().find(|r| r.variant == "baseline").unwrap();
     for row in &r.rows {
         assert_eq!(row.requests, 40);
         assert!(row.gt_reward.is_finite() && row.gt_reward >= 0.0);
@@ -75,7 +84,7 @@ fn tiny_train_then_eval_reports_every_variant() {
     let dir = std::env::temp_dir().join(format!("last-pipeline-{}", std::process::id()));
     let files = r.write(&dir).unwrap();
     let svg = std::fs::read_to_string(dir.join("reward_vs_budget.svg")).unwrap();
-    assert!(svg.trim_start().starts_with("<svg") && svg.contains("generator"));
+    assert!(svg.trim_start().starts_with("<svg") && svg.contains("baseline"));
     let lines = std::fs::read_to_string(dir.join("report.jsonl")).unwrap();
     for line in lines.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -7,6 +7,12 @@ use last_kernels::{Backend, MatRef};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
+/// Most requests [`bench_latency`] times (their latencies are kept: 8 MB).
+pub const MAX_REQUESTS: usize = 1_000_000;
+/// Most serving threads of [`bench_latency`] and
+/// [`soak`](crate::bench::soak::soak) (more only measures oversubscription).
+pub const MAX_THREADS: usize = 64;
+
 /// A named request shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -182,6 +188,7 @@ pub struct LatencyRecord {
 }
 
 /// Serves `requests` seeded requests (after a warm-up) and reports latency.
+/// `requests` must be in `1..=`[`MAX_REQUESTS`], `threads` in `1..=`[`MAX_THREADS`].
 pub fn bench_latency(
     scenario: Scenario,
     variant: Variant,
@@ -189,6 +196,12 @@ pub fn bench_latency(
     threads: usize,
     backend: Backend,
 ) -> Result<LatencyRecord, String> {
+    if requests == 0 || requests > MAX_REQUESTS {
+        return Err(format!("requests {requests} not in 1..={MAX_REQUESTS}"));
+    }
+    if threads == 0 || threads > MAX_THREADS {
+        return Err(format!("threads {threads} not in 1..={MAX_THREADS}"));
+    }
     let mut cfg = Config::standard();
     cfg.max_candidates = cfg.max_candidates.max(scenario.n());
     let model = Model::random(cfg.clone(), 7, backend).map_err(|e| e.to_string())?;
@@ -249,7 +262,7 @@ pub fn bench_latency(
     let peak = crate::bench::peak::peak_gflops().unwrap_or(f64::NAN);
     let gflops = flops / (p50 * 1e-6) / 1e9;
     Ok(LatencyRecord {
-        variant: variant.name(),
+        variant: variant.to_string(),
         scenario: format!("{scenario:?}").to_lowercase(),
         isa: backend.isa().name().into(),
         threads,

@@ -89,9 +89,24 @@ fn q(sorted: &[f64], p: f64) -> f64 {
     crate::eval::metrics::quantile(sorted, p).unwrap_or(0.0)
 }
 
-/// Runs the soak for `duration` on `threads` threads (warm-up: the first
-/// tenth of the run, excluded from the latency and memory comparisons).
+/// The longest soak run (one day).
+pub const MAX_SOAK: Duration = Duration::from_secs(86_400);
+
+/// Runs the soak for `duration` (at most [`MAX_SOAK`]) on `threads`
+/// threads (`1..=`[`MAX_THREADS`](crate::bench::scenario::MAX_THREADS));
+/// warm-up: the first tenth of the run, excluded from the latency and
+/// memory comparisons.
 pub fn soak(duration: Duration, threads: usize, backend: Backend) -> Result<SoakReport, String> {
+    if duration.is_zero() || duration > MAX_SOAK {
+        return Err(format!(
+            "soak duration {duration:?} not in (0, {} s]",
+            MAX_SOAK.as_secs()
+        ));
+    }
+    let max_threads = crate::bench::scenario::MAX_THREADS;
+    if threads == 0 || threads > max_threads {
+        return Err(format!("soak threads {threads} not in 1..={max_threads}"));
+    }
     let cfg = Config::standard();
     let model = Model::random(cfg.clone(), 11, backend).map_err(|e| e.to_string())?;
     let hash = model.weights_hash();
@@ -99,6 +114,9 @@ pub fn soak(duration: Duration, threads: usize, backend: Backend) -> Result<Soak
         .map(|i| Features::random(&cfg, if i % 9 == 8 { 8 } else { 50 }, 500 + i))
         .collect();
     let mix = mix();
+    debug_assert!(mix
+        .iter()
+        .all(|(v, _, _)| Variant::standard_set().contains(v)));
     let start = Instant::now();
     let warm = duration / 10;
     let end = start + duration;
@@ -175,7 +193,7 @@ pub fn soak(duration: Duration, threads: usize, backend: Backend) -> Result<Soak
         .iter()
         .enumerate()
         .map(|(k, (v, _, _))| VariantSoak {
-            variant: v.name(),
+            variant: v.to_string(),
             requests: recs.iter().filter(|r| r.2 == k).count(),
             first_tenth_p50_p99_us: tenth(k, w, w + span / 10.0),
             last_tenth_p50_p99_us: tenth(k, w + 0.9 * span, f64::INFINITY),
@@ -211,5 +229,19 @@ mod tests {
             "{:?}",
             r.per_variant
         );
+    }
+
+    #[test]
+    fn out_of_range_soaks_are_errors() {
+        let be = Backend::detect();
+        for (d, t) in [
+            (Duration::ZERO, 1),
+            (Duration::MAX, 1),
+            (MAX_SOAK + Duration::from_secs(1), 1),
+            (Duration::from_millis(10), 0),
+            (Duration::from_millis(10), 65),
+        ] {
+            assert!(soak(d, t, be).is_err(), "{d:?} {t}");
+        }
     }
 }

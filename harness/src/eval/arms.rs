@@ -13,12 +13,19 @@ pub enum Arm {
 }
 
 impl Arm {
-    /// Report name.
+    /// Report name: the same string as [`Display`](std::fmt::Display).
     pub fn name(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// `initial` for the initial ranker, otherwise the variant's one name
+/// (`baseline`, `best-of-16`, … see [`Variant`]'s `FromStr`).
+impl std::fmt::Display for Arm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Arm::Initial => "initial".into(),
-            Arm::Serve(Variant::Baseline) => "generator".into(),
-            Arm::Serve(v) => v.name(),
+            Arm::Initial => f.write_str("initial"),
+            Arm::Serve(v) => v.fmt(f),
         }
     }
 }

@@ -203,11 +203,29 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
     if test.is_empty() {
         return Err(EvalError::Empty(format!("{}: no test requests", data.name)));
     }
+    // Progress in passes over a split: the tuning runs, one per arm, one
+    // per sweep point, and the evaluator-quality pass.
+    let tune_runs = NOISES.len() * o.sigma_grid.len() + o.scale_grid.len();
+    let mut bar = crate::progress::Progress::new(
+        "eval",
+        tune_runs + NOISES.len() + 6 + 5 * o.sweep.len() + 1,
+    );
+    bar.note(&format!(
+        "tuning σ and the gradient scale on {} validation requests",
+        cap(&data.valid, o.max_requests).len()
+    ));
     let (sigmas, scale) = tune(m, data, o)?;
+    bar.inc(tune_runs);
     let arms = arms(o.k, max_n(test), data.len, &sigmas, scale);
+    bar.note(&format!(
+        "{} variants on {} test requests",
+        arms.len(),
+        test.len()
+    ));
     let mut outs = Vec::new();
     for &arm in &arms {
         outs.push((arm, run_arm(m, data, test, arm, o.budget, o.seed)?));
+        bar.inc(1);
     }
     let base = outs
         .iter()
@@ -218,7 +236,7 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
         .iter()
         .map(|(arm, out)| row(*arm, out, &base, o, test.len()))
         .collect();
-    let sweep = budget_sweep(m, data, test, o, &sigmas, scale)?;
+    let sweep = budget_sweep(m, data, test, o, &sigmas, scale, &mut bar)?;
     Ok(Report {
         dataset: data.name.clone(),
         isa: m.backend.isa().name().to_string(),
@@ -236,7 +254,11 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
             })
             .chain(std::iter::once(("gradient_scale".to_string(), scale)))
             .collect(),
-        evaluator: evaluator_quality(m, data, o)?,
+        evaluator: {
+            let q = evaluator_quality(m, data, o)?;
+            bar.finish();
+            q
+        },
         rows,
         sweep,
     })
@@ -292,6 +314,7 @@ fn budget_sweep(
     o: &EvalOptions,
     sigmas: &[Tuned],
     scale: f32,
+    bar: &mut crate::progress::Progress,
 ) -> Result<Vec<SweepPoint>, EvalError> {
     let mut sweep = Vec::new();
     let sig = |noise: NoiseSpec| {
@@ -341,6 +364,7 @@ fn budget_sweep(
                 candidates: metrics::mean(&out.cands),
                 p50_us: metrics::quantile(&out.lat_us, 0.5).unwrap_or(0.0),
             });
+            bar.inc(1);
         }
     }
     Ok(sweep)

@@ -7,12 +7,19 @@ impl Report {
     pub fn table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.variant.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(26);
         let _ = writeln!(
             s,
-            "{:<34} {:>9} {:>24} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6}",
+            "{:<w$} {:>9} {:>24} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6}",
             "variant",
             "gt_clicks",
-            "Δ vs generator [95% CI]",
+            "Δ vs baseline [95% CI]",
             "ndcg@1",
             "ndcg@10",
             "map@10",
@@ -26,7 +33,7 @@ impl Report {
             let ci = format!("{:+.4} [{:+.4},{:+.4}]", g.diff, g.ci95.low, g.ci95.high);
             let _ = writeln!(
                 s,
-                "{:<34} {:>9.4} {:>24} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.1} {:>9.1} {:>6.1}",
+                "{:<w$} {:>9.4} {:>24} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.1} {:>9.1} {:>6.1}",
                 r.variant,
                 r.gt_reward,
                 ci,
@@ -84,12 +91,12 @@ impl Report {
             xs.iter().cloned().fold(f64::INFINITY, f64::min),
             xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
         );
+        let flat = [
+            Arm::Serve(Variant::Baseline).to_string(),
+            Arm::Initial.to_string(),
+        ];
         if lo.is_finite() {
-            for r in self
-                .rows
-                .iter()
-                .filter(|r| r.variant == "generator" || r.variant == "initial")
-            {
+            for r in self.rows.iter().filter(|r| flat.contains(&r.variant)) {
                 series.push(crate::eval::plot::Series {
                     name: format!("{} (no search)", r.variant),
                     points: vec![(lo, r.gt_reward), (hi, r.gt_reward)],
@@ -118,23 +125,32 @@ impl Report {
             .collect()
     }
 
+    /// The files [`Report::write`] writes, in order.
+    pub const FILES: [&'static str; 4] = [
+        "report.json",
+        "report.jsonl",
+        "report.txt",
+        "reward_vs_budget.svg",
+    ];
+
     /// Writes `report.json`, `report.jsonl`, `report.txt` and
-    /// `reward_vs_budget.svg` into `dir`; returns the paths written.
+    /// `reward_vs_budget.svg` into `dir`; returns the paths written. An
+    /// error names the path that failed (the folder or the file).
     pub fn write(&self, dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
-        std::fs::create_dir_all(dir)?;
-        let files = [
-            (
-                "report.json",
-                serde_json::to_string_pretty(self).expect("report serialises"),
-            ),
-            ("report.jsonl", self.json_lines()),
-            ("report.txt", self.table()),
-            ("reward_vs_budget.svg", self.svg()),
+        let named = |p: &std::path::Path, e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| named(dir, e))?;
+        let texts = [
+            serde_json::to_string_pretty(self).expect("report serialises"),
+            self.json_lines(),
+            self.table(),
+            self.svg(),
         ];
         let mut out = Vec::new();
-        for (name, text) in files {
+        for (name, text) in Self::FILES.into_iter().zip(texts) {
             let p = dir.join(name);
-            std::fs::write(&p, text)?;
+            std::fs::write(&p, text).map_err(|e| named(&p, e))?;
             out.push(p);
         }
         Ok(out)

@@ -1,0 +1,50 @@
+//! `last train`: train evaluator and generator, write the model folder.
+
+use super::args::DataArgs;
+use super::output::{note, prepare_out_dir, runtime, write_file, Failure};
+use last::pipeline::{load, train};
+use last_kernels::Backend;
+use std::path::PathBuf;
+
+/// The files a model folder holds.
+pub const MODEL_FILES: [&str; 3] = ["model.safetensors", "config.json", "train.json"];
+
+/// Train evaluator and generator on a dataset; write safetensors + config.json.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Output model folder (created; checked writable before training).
+    #[arg(long)]
+    model: PathBuf,
+    /// Seed of initialisation and training (any u64).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
+    let source = a.data.source()?;
+    prepare_out_dir(&a.model, &MODEL_FILES)?;
+    let d = load(&source, a.data.data_seed).map_err(runtime)?;
+    note(&d.notes.join("\n"));
+    let o = last::train::TrainOptions {
+        seed: a.seed,
+        ..Default::default()
+    };
+    let (m, summary) = train(&d, &o, be).map_err(runtime)?;
+    m.save(&a.model).map_err(runtime)?;
+    write_file(
+        &a.model.join("train.json"),
+        &serde_json::to_string_pretty(&summary).expect("the summary serialises"),
+    )?;
+    note(&format!(
+        "trained in {:.1} s: evaluator valid log-loss {:.4} (untrained {:.4}), generator valid evaluator score {:.4} (untrained {:.4}); wrote {}",
+        summary.seconds,
+        summary.evaluator.best_valid_loss,
+        summary.evaluator.initial_valid_loss,
+        summary.generator.best_valid_score,
+        summary.generator.initial_valid_score,
+        a.model.display()
+    ));
+    Ok(())
+}
