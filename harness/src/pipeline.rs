@@ -15,13 +15,8 @@ use std::path::PathBuf;
 pub enum Source {
     /// The embedded synthetic world.
     Synthetic(crate::data::world::WorldSpec),
-    /// LETOR files (MSLR-style): train and test.
-    Letor {
-        /// Training file.
-        train: PathBuf,
-        /// Test file.
-        test: PathBuf,
-    },
+    /// LETOR files (a user's own, or the MSLR sample's settings).
+    Letor(crate::data::sources::LetorSpec),
     /// WSCD click logs: train and test sessions.
     Wscd {
         /// Training sessions.
@@ -43,9 +38,7 @@ pub fn load(source: &Source, seed: u64) -> Result<Dataset, String> {
             .map_err(|e| e.to_string())?;
             Ok(d)
         }
-        Source::Letor { train, test } => {
-            crate::data::sources::letor(train, test, seed).map_err(|e| e.to_string())
-        }
+        Source::Letor(spec) => crate::data::sources::letor(spec, seed).map_err(|e| e.to_string()),
         Source::Wscd { train, test } => {
             crate::data::sources::wscd(train, test, seed).map_err(|e| e.to_string())
         }

@@ -2,6 +2,7 @@
 //! or a command line gets a typed error with a useful message, never a
 //! panic. (Request defects: `serve.rs`; data files: the readers' unit tests.)
 
+use last::data::sources::LetorSpec;
 use last::model::{Config, Model, ModelError};
 use last_kernels::Backend;
 use serde_json::Value;
@@ -304,7 +305,8 @@ fn empty_splits_get_typed_errors() {
     use last::data::DataError;
     let train = write_tmp("train1", &letor_lines(1, 12));
     let test = write_tmp("test2", &(letor_lines(5, 12) + &letor_lines(6, 12)));
-    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    let e =
+        last::data::sources::letor(&LetorSpec::mslr(train.clone(), test.clone()), 1).unwrap_err();
     assert!(
         matches!(
             e,
@@ -318,12 +320,14 @@ fn empty_splits_get_typed_errors() {
     assert!(e.to_string().contains("validation split is empty"), "{e}");
     // Two training queries (one dropped as cut off): still one query only.
     std::fs::write(&train, letor_lines(1, 12) + &letor_lines(2, 12)).unwrap();
-    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    let e =
+        last::data::sources::letor(&LetorSpec::mslr(train.clone(), test.clone()), 1).unwrap_err();
     assert!(matches!(e, DataError::EmptySplit { .. }), "{e}");
     // Queries too short for a request (< 10 documents): no instances.
     let lines: String = (1..8).map(|q| letor_lines(q, 4)).collect();
     std::fs::write(&train, lines).unwrap();
-    let e = last::data::sources::letor(&train, &test, 1).unwrap_err();
+    let e =
+        last::data::sources::letor(&LetorSpec::mslr(train.clone(), test.clone()), 1).unwrap_err();
     assert!(
         matches!(e, DataError::EmptySplit { split: "train", .. }),
         "{e}"
@@ -331,7 +335,7 @@ fn empty_splits_get_typed_errors() {
     // Enough queries: builds.
     let lines: String = (1..8).map(|q| letor_lines(q, 12)).collect();
     std::fs::write(&train, lines).unwrap();
-    let d = last::data::sources::letor(&train, &test, 1).unwrap();
+    let d = last::data::sources::letor(&LetorSpec::mslr(train.clone(), test.clone()), 1).unwrap();
     assert!(!d.valid.is_empty() && !d.valid_logs.is_empty());
     std::fs::remove_file(&train).ok();
     std::fs::remove_file(&test).ok();

@@ -549,3 +549,88 @@ fn eval_with_empty_budget_list_reports_every_row_with_one_name_scheme() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Yahoo-style LETOR lines (no `qid:`, trailing comments) for `queries`
+/// queries of 12 documents with 5 features, and their group file.
+fn yahoo_files(dir: &Path, tag: &str, queries: usize) -> (PathBuf, PathBuf) {
+    let (mut docs, mut groups) = (String::new(), String::new());
+    for q in 0..queries {
+        for d in 0..12 {
+            let f = |k: usize| ((q * 7 + d * 3 + k) % 11) as f32 / 5.0;
+            docs += &format!(
+                "{} 1:{} 2:{} 4:{} 5:{} # doc {d} of query {q}\n",
+                (q + d) % 3,
+                f(1),
+                f(2),
+                f(4),
+                f(5)
+            );
+        }
+        groups += "12\n";
+    }
+    let (dp, gp) = (
+        dir.join(format!("{tag}.txt")),
+        dir.join(format!("{tag}.group")),
+    );
+    std::fs::write(&dp, docs).unwrap();
+    std::fs::write(&gp, groups).unwrap();
+    (dp, gp)
+}
+
+#[test]
+fn a_users_letor_files_train_and_evaluate_without_code_changes() {
+    let dir = scratch("letor");
+    let (train, train_g) = yahoo_files(&dir, "train", 30);
+    let (test, test_g) = yahoo_files(&dir, "test", 6);
+    let model = dir.join("model");
+    let out = dir.join("report");
+    let s = |p: &Path| p.display().to_string();
+    let (model_s, out_s) = (s(&model), s(&out));
+    let data = [
+        "--data",
+        "letor",
+        "--train",
+        &s(&train),
+        "--train-groups",
+        &s(&train_g),
+        "--test",
+        &s(&test),
+        "--test-groups",
+        &s(&test_g),
+    ];
+    let mut args = vec!["train", "--quiet"];
+    args.extend(data);
+    args.extend(["--model", &model_s]);
+    let o = run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let cfg = std::fs::read_to_string(model.join("config.json")).unwrap();
+    assert!(
+        cfg.contains("\"d_x\": 5") || cfg.contains("\"d_x\":5"),
+        "{cfg}"
+    );
+    let mut args = vec!["eval", "--quiet"];
+    args.extend(data);
+    args.extend(["--model", &model_s, "--out", &out_s]);
+    args.extend(["--k", "4", "--budget-us", "", "--bootstrap", "20"]);
+    let o = run(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
+    assert!(
+        report.contains("baseline") && report.contains("best-of-4"),
+        "{report}"
+    );
+    // The group files are for --data letor only.
+    usage(
+        &[
+            "train",
+            "--data",
+            "mslr",
+            "--features",
+            "5",
+            "--model",
+            "/tmp/x",
+        ],
+        &["--data letor"],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

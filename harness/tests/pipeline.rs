@@ -1,6 +1,7 @@
 //! End to end: a tiny synthetic world is trained and evaluated; the real
 //! data samples (when `../shared/data` exists) load into valid datasets.
 
+use last::data::sources::LetorSpec;
 use last::data::world::WorldSpec;
 use last::eval::{evaluate, EvalOptions};
 use last::pipeline::{load, train, Source};
@@ -122,10 +123,10 @@ fn shared() -> Option<PathBuf> {
 fn mslr_sample_builds_a_valid_dataset() {
     let Some(root) = shared() else { return };
     let d = load(
-        &Source::Letor {
-            train: root.join("mslr/msn1.fold1.train.5k.txt"),
-            test: root.join("mslr/msn1.fold1.test.5k.txt"),
-        },
+        &Source::Letor(LetorSpec::mslr(
+            root.join("mslr/msn1.fold1.train.5k.txt"),
+            root.join("mslr/msn1.fold1.test.5k.txt"),
+        )),
         1,
     )
     .unwrap();

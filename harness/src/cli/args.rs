@@ -3,6 +3,7 @@
 
 use clap::builder::{PossibleValue, RangedU64ValueParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use last::data::sources::LetorSpec;
 use last::pipeline::Source;
 use last::serve::Variant;
 use std::path::PathBuf;
@@ -33,7 +34,9 @@ pub fn usize_in(lo: usize, hi: usize) -> RangedU64ValueParser<usize> {
 pub enum DataKind {
     /// The embedded synthetic world (no files).
     Synthetic,
-    /// MSLR-WEB / LETOR files (--train, --test).
+    /// Any LETOR / SVMlight files (--train, --test; --features, --train-groups, --test-groups).
+    Letor,
+    /// The MSLR-WEB samples' settings: 136 features, the last query of each file dropped.
     Mslr,
     /// WSCD click logs (--train trainSample, --test testSample).
     Wscd,
@@ -45,12 +48,21 @@ pub struct DataArgs {
     /// Dataset.
     #[arg(long, value_enum, default_value_t = DataKind::Synthetic)]
     pub data: DataKind,
-    /// Training file (mslr: LETOR train file; wscd: trainSample).
+    /// Training file (letor, mslr: LETOR train file; wscd: trainSample).
     #[arg(long)]
     pub train: Option<PathBuf>,
-    /// Test file (mslr: LETOR test file; wscd: testSample).
+    /// Test file (letor, mslr: LETOR test file; wscd: testSample).
     #[arg(long)]
     pub test: Option<PathBuf>,
+    /// letor: feature count (default: the largest index used in the files).
+    #[arg(long, value_parser = usize_in(1, last::data::letor::MAX_FEATURES))]
+    pub features: Option<usize>,
+    /// letor: group file of a qid-less training file (one document count per line).
+    #[arg(long)]
+    pub train_groups: Option<PathBuf>,
+    /// letor: group file of a qid-less test file.
+    #[arg(long)]
+    pub test_groups: Option<PathBuf>,
     /// Seed of request sampling and logging (any u64).
     #[arg(long, default_value_t = 1)]
     pub data_seed: u64,
@@ -65,6 +77,13 @@ impl DataArgs {
                 "--data {kind} needs --train FILE and --test FILE"
             ))),
         };
+        let letor_only =
+            self.features.is_some() || self.train_groups.is_some() || self.test_groups.is_some();
+        if letor_only && self.data != DataKind::Letor {
+            return Err(Failure::Usage(
+                "--features, --train-groups and --test-groups are for --data letor".into(),
+            ));
+        }
         match self.data {
             DataKind::Synthetic => {
                 if self.train.is_some() || self.test.is_some() {
@@ -74,9 +93,18 @@ impl DataArgs {
                 }
                 Ok(Source::Synthetic(last::data::world::WorldSpec::default()))
             }
+            DataKind::Letor => {
+                let (train, test) = files("letor")?;
+                Ok(Source::Letor(LetorSpec {
+                    features: self.features,
+                    train_groups: self.train_groups.clone(),
+                    test_groups: self.test_groups.clone(),
+                    ..LetorSpec::letor(train, test)
+                }))
+            }
             DataKind::Mslr => {
                 let (train, test) = files("mslr")?;
-                Ok(Source::Letor { train, test })
+                Ok(Source::Letor(LetorSpec::mslr(train, test)))
             }
             DataKind::Wscd => {
                 let (train, test) = files("wscd")?;

@@ -24,13 +24,15 @@
 //! * Everything from `#` to the end of the line is a comment and is not
 //!   checked (it may hold any bytes); the rest of the line must be UTF-8.
 //! * Blank and comment-only lines are skipped; `\r\n` line ends are accepted;
-//!   a last line without a newline is read like any other; a UTF-8
-//!   byte-order mark at the start of the file is skipped.
+//!   a last line without a newline is read like any other, unless it does
+//!   not parse: then the file was cut off there, and [`read_letor`] drops
+//!   that line and its query; a UTF-8 byte-order mark at the start of the
+//!   file is skipped.
+//! * The feature count can be given or found with [`feature_count`].
 //! * A line longer than [`MAX_LINE_BYTES`] is an error.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::iter::FusedIterator;
 use std::path::Path;
 
@@ -409,20 +411,11 @@ fn parse_line<'a>(
     Ok(Some((qid, label)))
 }
 
-/// Reads a whole qid-mode LETOR file (see [`LetorReader::new`]) into memory.
-/// A file without any document is [`DataError::Empty`].
+/// Reads a whole qid-mode LETOR file (see [`LetorReader::new`]) into memory;
+/// a cut-off last line is handled as in [`read_letor`]. A file without any
+/// document is [`DataError::Empty`].
 pub fn read_letor_file(path: &Path, dim: usize) -> Result<Vec<LetorQuery>, DataError> {
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|source| DataError::Io {
-        file: name.clone(),
-        source,
-    })?;
-    let queries =
-        LetorReader::new(BufReader::new(file), name.clone(), dim).collect::<Result<Vec<_>, _>>()?;
-    if queries.is_empty() {
-        return Err(DataError::Empty { file: name });
-    }
-    Ok(queries)
+    read_letor(LetorFile { path, groups: None }, dim).map(|r| r.queries)
 }
 
 /// Reads a query-group file (Yahoo LTR `*.group`, SVMlight `.query`): one
@@ -465,5 +458,8 @@ pub fn read_groups<R: BufRead>(
     }
 }
 
+mod file;
 #[cfg(test)]
 mod tests;
+
+pub use file::{feature_count, read_letor, LetorFile, LetorRead, MAX_FEATURES};

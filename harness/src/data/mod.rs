@@ -17,7 +17,10 @@ pub mod sources;
 pub mod world;
 pub mod wscd;
 
-pub use letor::{read_groups, read_letor_file, LetorQuery, LetorReader};
+pub use letor::{
+    feature_count, read_groups, read_letor, read_letor_file, LetorFile, LetorQuery, LetorRead,
+    LetorReader,
+};
 pub use wscd::{read_wscd_file, Session, WscdReader};
 
 /// Why a data file could not be read.

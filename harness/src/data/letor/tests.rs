@@ -1,5 +1,5 @@
 use super::*;
-use std::io::Cursor;
+use std::io::{BufReader, Cursor};
 
 fn read(text: &[u8], dim: usize) -> Vec<Result<LetorQuery, DataError>> {
     LetorReader::new(Cursor::new(text.to_vec()), "t.txt", dim).collect()
@@ -352,4 +352,93 @@ fn leading_byte_order_mark_is_skipped() {
     assert_eq!(qs[0].qid, "3");
     // A mark anywhere else is still an error.
     err_at(b"1 qid:1 1:1\n\xEF\xBB\xBF1 qid:1 1:1\n", 3, 2, "bad label");
+}
+
+fn tmp_file(tag: &str, text: &[u8]) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("last-letor-{}-{tag}.txt", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read_path(p: &Path, dim: usize) -> LetorRead {
+    read_letor(
+        LetorFile {
+            path: p,
+            groups: None,
+        },
+        dim,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_cut_last_line_drops_its_query() {
+    // Cut inside query 2: query 2 is incomplete and dropped.
+    let p = tmp_file("cut2", b"1 qid:1 1:1\n2 qid:1 1:2\n1 qid:2 1:3\n0 qid:2 1:");
+    let r = read_path(&p, 3);
+    assert!(r.cut);
+    assert_eq!(r.queries.len(), 1);
+    assert_eq!(r.queries[0].qid, "1");
+    // Cut in the first line of a new query: the previous query is whole.
+    std::fs::write(&p, b"1 qid:1 1:1\n2 qid:1 1:2\n1 qid:2 1:").unwrap();
+    let r = read_path(&p, 3);
+    assert!(r.cut);
+    assert_eq!(r.queries.len(), 1);
+    assert_eq!(r.queries[0].docs(), 2);
+    // Cut before its qid is readable: the last query may be the cut one.
+    std::fs::write(&p, b"1 qid:1 1:1\n1 qid:2 1:2\n2 qi").unwrap();
+    let r = read_path(&p, 3);
+    assert_eq!(r.queries.len(), 1);
+    // A last line without a newline that parses is kept, with its query.
+    std::fs::write(&p, b"1 qid:1 1:1\n1 qid:2 1:2 # c").unwrap();
+    let r = read_path(&p, 3);
+    assert!(!r.cut);
+    assert_eq!(r.queries.len(), 2);
+    // A bad line that is not the cut last one is still an error.
+    std::fs::write(&p, b"1 qid:1 1:\n1 qid:2 1:2\n").unwrap();
+    let e = read_letor(
+        LetorFile {
+            path: &p,
+            groups: None,
+        },
+        3,
+    )
+    .unwrap_err();
+    assert!(matches!(e, DataError::Parse { line: 1, .. }), "{e}");
+    std::fs::remove_file(&p).ok();
+}
+
+#[test]
+fn feature_count_is_the_largest_index_used() {
+    let p = tmp_file(
+        "count",
+        b"# header comment 99:1\n1 qid:1 3:1 7:2 # 500:3\n0 qid:1 1:1\n",
+    );
+    assert_eq!(feature_count(&p).unwrap(), 7);
+    std::fs::write(&p, b"1 qid:1 5000:1\n").unwrap();
+    let e = feature_count(&p).unwrap_err();
+    assert!(e.to_string().contains("above the largest"), "{e}");
+    std::fs::write(&p, b"1 qid:1\n# 3:1\n").unwrap();
+    let e = feature_count(&p).unwrap_err();
+    assert!(e.to_string().contains("no feature index"), "{e}");
+    std::fs::remove_file(&p).ok();
+}
+
+#[test]
+fn groups_files_are_read_with_the_documents() {
+    let docs = tmp_file("ydocs", b"2 1:1 2:0.5\n0 2:1 # c\n1 1:3\n");
+    let groups = tmp_file("ygroups", b"2\n1\n");
+    let r = read_letor(
+        LetorFile {
+            path: &docs,
+            groups: Some(&groups),
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(r.queries.len(), 2);
+    assert_eq!((r.queries[0].docs(), r.queries[1].docs()), (2, 1));
+    assert_eq!(r.queries[1].labels, vec![1.0]);
+    std::fs::remove_file(&docs).ok();
+    std::fs::remove_file(&groups).ok();
 }
