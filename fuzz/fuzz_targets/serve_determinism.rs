@@ -16,7 +16,7 @@
 #![no_main]
 
 use last::model::{Config, Model};
-use last::serve::{NoiseSpec, Request, Response, Scratch, Target, Variant};
+use last::serve::{NoiseSpec, Request, Scratch, Target, Variant};
 use last_kernels::{Backend, MatRef};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -79,19 +79,6 @@ fn variant(which: u8, a: u8, b: u8, n: usize, len: usize) -> Variant {
     }
 }
 
-/// Everything a response promises except the time it took.
-fn key(r: &Response) -> (Vec<usize>, u32, Vec<usize>, u32, usize, usize, usize) {
-    (
-        r.list.clone(),
-        r.score.to_bits(),
-        r.baseline_list.clone(),
-        r.baseline_score.to_bits(),
-        r.winner,
-        r.candidates,
-        r.rounds,
-    )
-}
-
 fuzz_target!(|data: &[u8]| {
     let (m, hash, pool) = model();
     let cfg = &m.cfg;
@@ -118,11 +105,11 @@ fuzz_target!(|data: &[u8]| {
         };
         let fresh = m.serve(&req, &mut Scratch::default(), None).expect("a valid request");
         let again = m.serve(&req, &mut reused, None).expect("a valid request");
-        assert_eq!(key(&again), key(&fresh), "reused scratch, request {pos}: {v:?} N {n} L {len}");
+        assert_eq!(again.decision(), fresh.decision(), "reused scratch, request {pos}: {v:?} N {n} L {len}");
         // Every other request (by its salt) also through the pool's scratch.
         if c[7] & 1 == 1 {
             let par = m.serve(&req, &mut reused_pool, Some(pool)).expect("a valid request");
-            assert_eq!(key(&par), key(&fresh), "pool of 2, request {pos}: {v:?} N {n} L {len}");
+            assert_eq!(par.decision(), fresh.decision(), "pool of 2, request {pos}: {v:?} N {n} L {len}");
         }
         assert!(!fresh.budget_exhausted);
     }

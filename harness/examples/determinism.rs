@@ -12,7 +12,7 @@
 //! `cargo run --release -p last --example determinism [-- REQUESTS]`
 //! (default 100,000 requests per run).
 use last::model::{Config, Dtype, Model};
-use last::serve::{NoiseSpec, Request, Response, Scratch, Target, Variant};
+use last::serve::{Decision, NoiseSpec, Request, Scratch, Target, Variant};
 use last_kernels::{Backend, MatRef};
 use std::time::{Duration, Instant};
 
@@ -87,21 +87,7 @@ fn spec(cfg: &Config, i: u64) -> Spec {
     }
 }
 
-type Key = (Vec<usize>, u32, Vec<usize>, u32, usize, usize, usize);
-
-fn key(r: &Response) -> Key {
-    (
-        r.list.clone(),
-        r.score.to_bits(),
-        r.baseline_list.clone(),
-        r.baseline_score.to_bits(),
-        r.winner,
-        r.candidates,
-        r.rounds,
-    )
-}
-
-fn serve(m: &Model, s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::ThreadPool>) -> Key {
+fn serve(m: &Model, s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::ThreadPool>) -> Decision {
     let du = m.cfg.d_u;
     let req = Request {
         user: &s.feats[..du],
@@ -111,7 +97,7 @@ fn serve(m: &Model, s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::Thread
         variant: s.variant,
         budget: Duration::MAX,
     };
-    key(&m.serve(&req, scratch, pool).unwrap())
+    m.serve(&req, scratch, pool).unwrap().decision()
 }
 
 fn main() {
@@ -130,7 +116,7 @@ fn main() {
     // 4,000 distinct requests, repeated: request i of a run is spec i % 4000.
     let specs: Vec<Spec> = (0..4000u64).map(|i| spec(&cfg, i)).collect();
     let t = Instant::now();
-    let reference: Vec<Key> = specs
+    let reference: Vec<Decision> = specs
         .iter()
         .map(|s| serve(&model, s, &mut Scratch::default(), None))
         .collect();

@@ -141,20 +141,6 @@ fn spec() -> impl Strategy<Value = Spec> {
     )
 }
 
-type Key = (Vec<usize>, u32, Vec<usize>, u32, usize, usize, usize);
-
-fn key(r: &Response) -> Key {
-    (
-        r.list.clone(),
-        r.score.to_bits(),
-        r.baseline_list.clone(),
-        r.baseline_score.to_bits(),
-        r.winner,
-        r.candidates,
-        r.rounds,
-    )
-}
-
 fn serve(s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::ThreadPool>) -> Response {
     let m = model();
     let du = m.cfg.d_u;
@@ -170,7 +156,7 @@ fn serve(s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::ThreadPool>) -> R
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn reused_scratch_and_pools_serve_what_a_fresh_scratch_serves(
@@ -183,10 +169,10 @@ proptest! {
         for (i, s) in seq.iter().enumerate() {
             let fresh = serve(s, &mut Scratch::default(), None);
             prop_assert!(!fresh.budget_exhausted);
-            let want = key(&fresh);
-            prop_assert_eq!(key(&serve(s, &mut alone, None)), want.clone(), "reused, request {}", i);
-            prop_assert_eq!(key(&serve(s, &mut on2, Some(p2))), want.clone(), "pool of 2, request {}", i);
-            prop_assert_eq!(key(&serve(s, &mut on4, Some(p4))), want, "pool of 4, request {}", i);
+            let want = fresh.decision();
+            prop_assert_eq!(serve(s, &mut alone, None).decision(), want.clone(), "reused, request {}", i);
+            prop_assert_eq!(serve(s, &mut on2, Some(p2)).decision(), want.clone(), "pool of 2, request {}", i);
+            prop_assert_eq!(serve(s, &mut on4, Some(p4)).decision(), want, "pool of 4, request {}", i);
         }
     }
 }

@@ -39,7 +39,7 @@ mod variant;
 
 pub use deadline::Deadline;
 pub use error::ServeError;
-pub use request::{Request, Response};
+pub use request::{Decision, Request, Response};
 pub use scratch::Scratch;
 pub use variant::{NoiseSpec, Target, Variant};
 

@@ -54,3 +54,40 @@ pub struct Response {
     /// (shared decoder states, shared evaluator rows) are not counted.
     pub matrix_flops: u64,
 }
+
+/// What a [`Response`] decides, without the time it took: equal for two
+/// responses exactly when the same seed and input served the same list by
+/// the same search (scores compared bit for bit). Determinism checks
+/// compare these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Served list.
+    pub list: Vec<usize>,
+    /// Bits of the served list's score.
+    pub score_bits: u32,
+    /// Baseline list.
+    pub baseline_list: Vec<usize>,
+    /// Bits of the baseline's score.
+    pub baseline_score_bits: u32,
+    /// Winning candidate.
+    pub winner: usize,
+    /// Candidates scored.
+    pub candidates: usize,
+    /// Search rounds.
+    pub rounds: usize,
+}
+
+impl Response {
+    /// The response's [`Decision`].
+    pub fn decision(&self) -> Decision {
+        Decision {
+            list: self.list.clone(),
+            score_bits: self.score.to_bits(),
+            baseline_list: self.baseline_list.clone(),
+            baseline_score_bits: self.baseline_score.to_bits(),
+            winner: self.winner,
+            candidates: self.candidates,
+            rounds: self.rounds,
+        }
+    }
+}
