@@ -1,4 +1,4 @@
-//! The README's error-policy table is executable: every row under
+//! The error-policy table (`docs/ERRORS.md`) is executable: every row under
 //! `## Error policy` names, in its `test` column, one or more test
 //! functions (`file::name` for `harness/tests/file.rs`, or a module path
 //! such as `data::letor::tests::bad_label` for unit tests under
@@ -128,7 +128,7 @@ fn check(readme: &str, root: &Path) -> Vec<String> {
 
 #[test]
 fn every_error_policy_row_names_an_existing_test() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("docs/ERRORS.md")).unwrap();
     let bad = check(&readme, &root());
     assert!(bad.is_empty(), "error-policy table:\n{}", bad.join("\n"));
     // And it is the table it should be: at least the rows it had.
