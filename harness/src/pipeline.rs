@@ -56,6 +56,8 @@ pub struct TrainSummary {
     pub evaluator: EvalTrainReport,
     /// Generator training.
     pub generator: GenTrainReport,
+    /// The second logging round, when it ran.
+    pub relog: Option<crate::train::RelogReport>,
     /// Wall time (s).
     pub seconds: f64,
     /// Dataset preparation notes.
@@ -73,6 +75,11 @@ pub fn train(
     let mut m = Model::random(data.cfg.clone(), o.seed, be).map_err(|e| e.to_string())?;
     let evaluator = train_evaluator(&mut m, data, o).map_err(|e| e.to_string())?;
     let generator = train_generator(&mut m, data, o).map_err(|e| e.to_string())?;
+    let relog = match o.relog {
+        0 => None,
+        _ if !data.simulated_clicks => None,
+        per => Some(crate::train::second_round(&mut m, data, per, o).map_err(|e| e.to_string())?),
+    };
     Ok((
         m,
         TrainSummary {
@@ -80,6 +87,7 @@ pub fn train(
             options: o.clone(),
             evaluator,
             generator,
+            relog,
             seconds: t.elapsed().as_secs_f64(),
             notes: data.notes.clone(),
         },

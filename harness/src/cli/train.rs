@@ -20,6 +20,11 @@ pub struct Args {
     /// Seed of initialisation and training (any u64).
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Second logging round: impressions per train and validation request
+    /// logged from the trained generator (clicks simulated; synthetic and
+    /// LETOR data only), then the evaluator retrained on both rounds; 0 = none.
+    #[arg(long, default_value_t = last::train::TrainOptions::default().relog, value_parser = super::args::usize_in(0, 64))]
+    relog: usize,
 }
 
 pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
@@ -29,6 +34,7 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
     note(&d.notes.join("\n"));
     let o = last::train::TrainOptions {
         seed: a.seed,
+        relog: a.relog,
         ..Default::default()
     };
     let (m, summary) = train(&d, &o, be).map_err(runtime)?;
@@ -46,5 +52,16 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
         summary.generator.initial_valid_score,
         a.model.display()
     ));
+    if let Some(r) = &summary.relog {
+        note(&format!(
+            "second logging round: {} + {} impressions from the generator; evaluator τ-b near the generator on validation {:.3} → {:.3} (random lists {:.3} → {:.3})",
+            r.impressions.0,
+            r.impressions.1,
+            r.valid_tau_policy.0,
+            r.valid_tau_policy.1,
+            r.valid_tau_random.0,
+            r.valid_tau_random.1
+        ));
+    }
     Ok(())
 }

@@ -72,6 +72,11 @@ pub struct Dataset {
     pub valid_logs: Vec<Log>,
     /// Threshold on labels for MAP's binary relevance.
     pub map_threshold: f32,
+    /// Whether clicks on any list of a train or validation request can be
+    /// simulated (its `truth` is the simulator's): true for the synthetic
+    /// world and LETOR data, false for real logs (WSCD), whose train
+    /// requests carry no click model. Enables the second logging round.
+    pub simulated_clicks: bool,
     /// Where the data came from and how it was prepared (for the report).
     pub notes: Vec<String>,
 }

@@ -203,6 +203,7 @@ pub fn build(spec: &WorldSpec) -> Dataset {
         train_logs,
         valid_logs,
         map_threshold: 2.0,
+        simulated_clicks: true,
         notes: vec![format!(
             "embedded synthetic world, seed {}: N = {}, L = {}, {} / {} / {} train / valid / test requests, {} logged impressions per train and valid request (popularity ranker + Gumbel(1) exploration, clicks from the hidden model)",
             spec.seed, spec.n, spec.len, spec.train, spec.valid, spec.test, spec.logs_per_instance

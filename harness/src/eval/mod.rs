@@ -22,7 +22,7 @@ use crate::data::dataset::{Dataset, Instance};
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
-use crate::train::{predict_logs, rollout, EvalPass, Pick, TrainError};
+use crate::train::{kendall_taus, predict_logs, EvalPass, TrainError};
 pub use arms::{arms, tune, Arm, Tuned, NOISES};
 use arms::{cap, max_n, run_arm, Outcome};
 use metrics::Interval;

@@ -19,12 +19,14 @@ use last_kernels::{Activation, KernelError, MatMut, MatRef};
 mod evaluator;
 mod generator;
 mod params;
+mod relog;
 #[cfg(test)]
 mod tests;
 
 pub use evaluator::{eval_logloss_grad, predict_logs, EvalPass};
 pub use generator::{gen_backward, rollout, Pick, Rollout};
 pub use params::Adam;
+pub use relog::{kendall_taus, second_round, with_generator_logs, RelogReport};
 
 /// Why training failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,10 @@ pub struct TrainOptions {
     pub gamma: f32,
     /// Stop after this many epochs without validation improvement.
     pub patience: usize,
+    /// Second logging round: impressions per train and validation request
+    /// logged from the trained generator, then the evaluator fine-tuned on
+    /// both rounds (0 = none; only where clicks can be simulated).
+    pub relog: usize,
 }
 
 impl Default for TrainOptions {
@@ -83,6 +89,7 @@ impl Default for TrainOptions {
             gen_lr: 1e-3,
             gamma: 0.3,
             patience: 3,
+            relog: 4,
         }
     }
 }

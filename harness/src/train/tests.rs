@@ -178,3 +178,72 @@ fn serving_direction_is_the_training_gradient() {
         assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b}");
     }
 }
+
+fn small_world() -> Dataset {
+    crate::data::world::build(&crate::data::world::WorldSpec {
+        train: 60,
+        valid: 20,
+        test: 10,
+        ..crate::data::world::WorldSpec::default()
+    })
+}
+
+#[test]
+fn second_round_logs_come_from_the_generator_and_are_appended() {
+    let data = small_world();
+    let m = Model::random(data.cfg.clone(), 3, last_kernels::Backend::detect()).unwrap();
+    let both = with_generator_logs(&m, &data, 2, 9).unwrap();
+    let (t0, v0) = (data.train_logs.len(), data.valid_logs.len());
+    assert_eq!(both.train_logs.len(), t0 + 2 * data.train.len());
+    assert_eq!(both.valid_logs.len(), v0 + 2 * data.valid.len());
+    // Round one is untouched; round two indexes the appended requests.
+    for (a, b) in data.train_logs.iter().zip(&both.train_logs) {
+        assert_eq!(
+            (a.instance, &a.list, &a.clicks),
+            (b.instance, &b.list, &b.clicks)
+        );
+    }
+    let mut rng = Rng::new(9 ^ 0x2e10);
+    for (k, log) in both.train_logs[t0..].iter().enumerate() {
+        let inst = &both.train_log_instances[log.instance];
+        assert_eq!(inst.key, data.train[k / 2].key);
+        assert_eq!(log.clicks.len(), data.len);
+        // The same stream replays the same sampled list: a generator sample.
+        let want = rollout(&m, inst, data.len, Pick::Sample(&mut rng))
+            .unwrap()
+            .list;
+        assert_eq!(log.list, want, "log {k}");
+        let _ = data.judge.sample(&inst.truth, &want, &mut rng);
+    }
+    // Fixed real logs cannot be re-logged.
+    let real = Dataset {
+        simulated_clicks: false,
+        ..data.clone()
+    };
+    assert!(matches!(
+        with_generator_logs(&m, &real, 2, 9),
+        Err(TrainError::Data(_))
+    ));
+}
+
+#[test]
+fn second_round_retrains_the_evaluator_and_measures_tau_before_and_after() {
+    let data = small_world();
+    let mut m = Model::random(data.cfg.clone(), 3, last_kernels::Backend::detect()).unwrap();
+    let gen_before = GeneratorParams::of(&m.gen);
+    let o = TrainOptions {
+        eval_epochs: 2,
+        ..TrainOptions::default()
+    };
+    let r = second_round(&mut m, &data, 2, &o).unwrap();
+    assert_eq!(r.impressions, (2 * data.train.len(), 2 * data.valid.len()));
+    assert!(r.evaluator.epochs >= 1);
+    for t in [r.valid_tau_policy, r.valid_tau_random] {
+        assert!(
+            (-1.0..=1.0).contains(&t.0) && (-1.0..=1.0).contains(&t.1),
+            "{t:?}"
+        );
+    }
+    // The generator is not changed.
+    assert_eq!(GeneratorParams::of(&m.gen), gen_before);
+}

@@ -331,6 +331,7 @@ pub fn letor(spec: &LetorSpec, seed: u64) -> Result<Dataset, DataError> {
         train_logs,
         valid_logs,
         map_threshold: 1.0,
+        simulated_clicks: true,
     };
     ds.check_splits(&format!(
         "{} train / {} validation queries from the training file (the last 20 %, at least one, are validation{}), {} test queries; requests need queries with at least {LEN} documents",

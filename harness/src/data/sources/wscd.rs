@@ -284,6 +284,7 @@ pub fn wscd(train: &Path, test: &Path, seed: u64) -> Result<Dataset, DataError> 
         valid_log_instances,
         valid_logs,
         map_threshold: 1.0,
+        simulated_clicks: false,
         notes,
     };
     ds.check_splits(&format!(
