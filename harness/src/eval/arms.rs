@@ -39,6 +39,8 @@ pub(super) struct Outcome {
     pub(super) eval: Vec<f64>,
     pub(super) lat_us: Vec<f64>,
     pub(super) cands: Vec<f64>,
+    /// The served lists.
+    pub(super) lists: Vec<Vec<usize>>,
 }
 
 pub(super) fn request_seed(seed: u64, i: usize) -> u64 {
@@ -62,6 +64,7 @@ pub(super) fn run_arm(
         eval: vec![],
         lat_us: vec![],
         cands: vec![],
+        lists: vec![],
     };
     let mut scratch = Scratch::default();
     for (i, inst) in split.iter().enumerate() {
@@ -107,6 +110,7 @@ pub(super) fn run_arm(
         o.eval.push(score as f64);
         o.lat_us.push(lat);
         o.cands.push(cands);
+        o.lists.push(list);
     }
     Ok(o)
 }

@@ -127,6 +127,11 @@ pub struct Row {
     pub candidates: f64,
     /// Test requests.
     pub requests: usize,
+    /// Requests where this variant's list has more / the same / fewer
+    /// expected clicks than the generator's (ties within 1e-9).
+    pub wins_ties_losses: [usize; 3],
+    /// Share of requests whose served list differs from the generator's.
+    pub changed: f64,
     /// Every metric with its paired difference: `gt_reward`, `ndcg@1`,
     /// `ndcg@5`, `ndcg@10`, `map@5`, `map@10`, `eval_score`.
     pub metrics: Vec<(String, Paired)>,
@@ -291,6 +296,22 @@ fn row(arm: Arm, out: &Outcome, base: &Outcome, o: &EvalOptions, requests: usize
         .map(|(j, (n, (x, b)))| (n.to_string(), paired(x, b, o, j as u64 + 1)))
         .collect();
     let gt = metrics[0].1;
+    let mut wtl = [0usize; 3];
+    for (x, b) in out.gt.iter().zip(&base.gt) {
+        wtl[if x - b > 1e-9 {
+            0
+        } else if b - x > 1e-9 {
+            2
+        } else {
+            1
+        }] += 1;
+    }
+    let changed = out
+        .lists
+        .iter()
+        .zip(&base.lists)
+        .filter(|(a, b)| a != b)
+        .count();
     Row {
         variant: arm.name(),
         gt_reward: gt.mean,
@@ -302,6 +323,8 @@ fn row(arm: Arm, out: &Outcome, base: &Outcome, o: &EvalOptions, requests: usize
         p99_us: metrics::quantile(&out.lat_us, 0.99).unwrap_or(0.0),
         candidates: metrics::mean(&out.cands),
         requests,
+        wins_ties_losses: wtl,
+        changed: changed as f64 / out.lists.len().max(1) as f64,
         metrics,
     }
 }

@@ -16,10 +16,12 @@ impl Report {
             .max(26);
         let _ = writeln!(
             s,
-            "{:<w$} {:>9} {:>24} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6}",
+            "{:<w$} {:>9} {:>24} {:>14} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6}",
             "variant",
             "gt_clicks",
             "Δ vs baseline [95% CI]",
+            "wins/ties/loss",
+            "changed",
             "ndcg@1",
             "ndcg@10",
             "map@10",
@@ -31,12 +33,15 @@ impl Report {
         for r in &self.rows {
             let g = &r.metrics[0].1;
             let ci = format!("{:+.4} [{:+.4},{:+.4}]", g.diff, g.ci95.low, g.ci95.high);
+            let [w_, t_, l_] = r.wins_ties_losses;
             let _ = writeln!(
                 s,
-                "{:<w$} {:>9.4} {:>24} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.1} {:>9.1} {:>6.1}",
+                "{:<w$} {:>9.4} {:>24} {:>14} {:>6.0}% {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>9.1} {:>9.1} {:>6.1}",
                 r.variant,
                 r.gt_reward,
                 ci,
+                format!("{w_}/{t_}/{l_}"),
+                100.0 * r.changed,
                 r.metrics[1].1.mean,
                 r.ndcg10,
                 r.map10,
