@@ -72,7 +72,7 @@ fn weight_file_defects_get_typed_errors() {
     // Header offsets beyond the data.
     expect(
         edit(&|h| {
-            let o = &mut h["gen.v"]["data_offsets"];
+            let o = &mut h["generator.v"]["data_offsets"];
             let end = o[1].as_u64().unwrap();
             o[1] = Value::from(end + 4000);
         }),
@@ -81,9 +81,9 @@ fn weight_file_defects_get_typed_errors() {
     );
     // Wrong dtype (same byte size, I32).
     expect(
-        edit(&|h| h["gen.v"]["dtype"] = Value::from("I32")),
+        edit(&|h| h["generator.v"]["dtype"] = Value::from("I32")),
         "wrong dtype",
-        |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.v" && why.contains("dtype")),
+        |e| matches!(e, ModelError::Tensor { name, why } if name == "generator.v" && why.contains("dtype") && why.contains("BF16")),
     );
     // Missing tensor: drop the one stored last, and its bytes.
     let (last_name, start) = h
@@ -104,31 +104,33 @@ fn weight_file_defects_get_typed_errors() {
     let mut h3 = h.clone();
     let end = data.len() as u64;
     h3.as_object_mut().unwrap().insert(
-        "gen.extra".into(),
+        "generator.extra".into(),
         serde_json::json!({"dtype": "F32", "shape": [4], "data_offsets": [end, end + 16]}),
     );
     let mut d3 = data.clone();
     d3.extend([0u8; 16]);
     let e = load(&join(&h3, &d3)).unwrap_err();
     assert!(
-        matches!(&e, ModelError::Tensor { name, why } if name == "gen.extra" && why.contains("extra")),
+        matches!(&e, ModelError::Tensor { name, why } if name == "generator.extra" && why.contains("extra")),
         "extra tensor: {e}"
     );
     // Mis-shaped: same element count, transposed.
     expect(
-        edit(&|h| h["gen.w1.weight"]["shape"] = serde_json::json!([8, 4])),
+        edit(&|h| h["generator.w1.weight"]["shape"] = serde_json::json!([8, 4])),
         "mis-shaped tensor",
-        |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.w1.weight" && why.contains("shape")),
+        |e| matches!(e, ModelError::Tensor { name, why } if name == "generator.w1.weight" && why.contains("shape")),
     );
     // Non-finite weights.
     for bad in [f32::NAN, f32::INFINITY] {
-        let off = h["gen.w2.weight"]["data_offsets"][0].as_u64().unwrap() as usize;
+        let off = h["generator.w2.weight"]["data_offsets"][0]
+            .as_u64()
+            .unwrap() as usize;
         let mut d = data.clone();
         d[off + 4..off + 8].copy_from_slice(&bad.to_le_bytes());
         expect(
             join(&h, &d),
             "non-finite weight",
-            |e| matches!(e, ModelError::Tensor { name, why } if name == "gen.w2.weight" && why.contains("non-finite")),
+            |e| matches!(e, ModelError::Tensor { name, why } if name == "generator.w2.weight" && why.contains("non-finite")),
         );
     }
     // A config that disagrees with the tensors.

@@ -31,9 +31,9 @@ impl Model {
             put(format!("{name}.weight"), vec![l.n, l.k], &l.w);
             put(format!("{name}.bias"), vec![l.n], &l.b);
         }
-        put("gen.v".into(), vec![self.gen.v.len()], &self.gen.v);
+        put("generator.v".into(), vec![self.gen.v.len()], &self.gen.v);
         put(
-            "eval.pos".into(),
+            "evaluator.pos".into(),
             vec![self.cfg.max_len, self.cfg.pos_dim],
             &self.eval.pos,
         );
@@ -70,7 +70,8 @@ impl Model {
     }
 
     /// Builds a model from a config and safetensors bytes, checking every
-    /// tensor's presence, dtype (F32 or F16), shape and finiteness, and
+    /// tensor's presence, dtype (F32, F16 or BF16, converted once
+    /// to f32 and then stored as the config's `dtype` says), shape and finiteness, and
     /// rejecting tensors the config does not name.
     pub fn from_bytes(cfg: Config, bytes: &[u8], backend: Backend) -> Result<Self, ModelError> {
         use safetensors::{Dtype as St, SafeTensors};
@@ -83,17 +84,17 @@ impl Model {
                 v.push((format!("{name}.weight"), vec![n, k]));
                 v.push((format!("{name}.bias"), vec![n]));
             };
-            lay("gen.w1", h, 2 * dx + du);
-            lay("gen.w2", h, h);
-            lay("gen.a", h, h);
-            lay("gen.w0", h, h + du);
-            lay("gen.b", h, h);
-            lay("gen.ws", h, 2 * h);
-            lay("eval.l1", cfg.eval_h1, cfg.eval_in());
-            lay("eval.l2", cfg.eval_h2, cfg.eval_h1);
-            lay("eval.l3", 1, cfg.eval_h2);
-            v.push(("gen.v".into(), vec![h]));
-            v.push(("eval.pos".into(), vec![cfg.max_len, cfg.pos_dim]));
+            lay("generator.w1", h, 2 * dx + du);
+            lay("generator.w2", h, h);
+            lay("generator.a", h, h);
+            lay("generator.w0", h, h + du);
+            lay("generator.b", h, h);
+            lay("generator.ws", h, 2 * h);
+            lay("evaluator.l1", cfg.eval_h1, cfg.eval_in());
+            lay("evaluator.l2", cfg.eval_h2, cfg.eval_h1);
+            lay("evaluator.l3", 1, cfg.eval_h2);
+            v.push(("generator.v".into(), vec![h]));
+            v.push(("evaluator.pos".into(), vec![cfg.max_len, cfg.pos_dim]));
             v
         };
         for name in st.names() {
@@ -129,7 +130,13 @@ impl Model {
                     .chunks_exact(2)
                     .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect(),
-                d => return Err(bad(format!("dtype {d:?}, expected F32 or F16"))),
+                // bfloat16 is the top half of an f32: widening is exact.
+                St::BF16 => t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                d => return Err(bad(format!("dtype {d:?}, expected F32, F16 or BF16"))),
             };
             if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
                 return Err(bad(format!("non-finite value at element {i}")));
@@ -154,19 +161,19 @@ impl Model {
             })
         };
         let gen = Generator {
-            w1: layer("gen.w1", h, 2 * dx + du)?,
-            w2: layer("gen.w2", h, h)?,
-            a: layer("gen.a", h, h)?,
-            w0: layer("gen.w0", h, h + du)?,
-            b: layer("gen.b", h, h)?,
-            ws: layer("gen.ws", h, 2 * h)?,
-            v: get("gen.v")?,
+            w1: layer("generator.w1", h, 2 * dx + du)?,
+            w2: layer("generator.w2", h, h)?,
+            a: layer("generator.a", h, h)?,
+            w0: layer("generator.w0", h, h + du)?,
+            b: layer("generator.b", h, h)?,
+            ws: layer("generator.ws", h, 2 * h)?,
+            v: get("generator.v")?,
         };
         let eval = Evaluator {
-            l1: layer("eval.l1", cfg.eval_h1, cfg.eval_in())?,
-            l2: layer("eval.l2", cfg.eval_h2, cfg.eval_h1)?,
-            l3: layer("eval.l3", 1, cfg.eval_h2)?,
-            pos: get("eval.pos")?,
+            l1: layer("evaluator.l1", cfg.eval_h1, cfg.eval_in())?,
+            l2: layer("evaluator.l2", cfg.eval_h2, cfg.eval_h1)?,
+            l3: layer("evaluator.l3", 1, cfg.eval_h2)?,
+            pos: get("evaluator.pos")?,
         };
         Ok(Model::assemble(cfg, gen, eval, backend))
     }

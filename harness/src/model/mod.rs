@@ -7,17 +7,17 @@
 //!
 //! | name | shape | role |
 //! |---|---|---|
-//! | `gen.w1.weight` / `.bias` | `[hidden, 2·d_x + d_u]` / `[hidden]` | encoder layer 1 on `[x_i; u; mean x]`, ReLU |
-//! | `gen.w2.weight` / `.bias` | `[hidden, hidden]` | encoder layer 2, ReLU (the layer LAST perturbs) |
-//! | `gen.a.weight` / `.bias` | `[hidden, hidden]` | pointer keys `k_i = A h_i` |
-//! | `gen.w0.weight` / `.bias` | `[hidden, hidden + d_u]` | decoder start `s_0 = tanh(W0 [mean h; u])` |
-//! | `gen.b.weight` / `.bias` | `[hidden, hidden]` | query `B s_t` |
-//! | `gen.v` | `[hidden]` | score `v · tanh(k_i + B s_t)` |
-//! | `gen.ws.weight` / `.bias` | `[hidden, 2·hidden]` | `s_{t+1} = tanh(Ws [s_t; h_chosen])` |
-//! | `eval.l1.weight` / `.bias` | `[eval_h1, 2·d_x + d_u + pos_dim]` | on `[x_{π_t}; u; mean x above t; P_t]`, ReLU |
-//! | `eval.l2.weight` / `.bias` | `[eval_h2, eval_h1]` | ReLU |
-//! | `eval.l3.weight` / `.bias` | `[1, eval_h2]` | sigmoid: click probability |
-//! | `eval.pos` | `[max_len, pos_dim]` | position embeddings `P_t` |
+//! | `generator.w1.weight` / `.bias` | `[hidden, 2·d_x + d_u]` / `[hidden]` | encoder layer 1 on `[x_i; u; mean x]`, ReLU |
+//! | `generator.w2.weight` / `.bias` | `[hidden, hidden]` | encoder layer 2, ReLU (the layer LAST perturbs) |
+//! | `generator.a.weight` / `.bias` | `[hidden, hidden]` | pointer keys `k_i = A h_i` |
+//! | `generator.w0.weight` / `.bias` | `[hidden, hidden + d_u]` | decoder start `s_0 = tanh(W0 [mean h; u])` |
+//! | `generator.b.weight` / `.bias` | `[hidden, hidden]` | query `B s_t` |
+//! | `generator.v` | `[hidden]` | score `v · tanh(k_i + B s_t)` |
+//! | `generator.ws.weight` / `.bias` | `[hidden, 2·hidden]` | `s_{t+1} = tanh(Ws [s_t; h_chosen])` |
+//! | `evaluator.l1.weight` / `.bias` | `[eval_h1, 2·d_x + d_u + pos_dim]` | on `[x_{π_t}; u; mean x above t; P_t]`, ReLU |
+//! | `evaluator.l2.weight` / `.bias` | `[eval_h2, eval_h1]` | ReLU |
+//! | `evaluator.l3.weight` / `.bias` | `[1, eval_h2]` | sigmoid: click probability |
+//! | `evaluator.pos` | `[max_len, pos_dim]` | position embeddings `P_t` |
 
 mod config;
 mod error;
@@ -161,15 +161,15 @@ impl Model {
 
     fn layers(&self) -> [(&'static str, &Layer); 9] {
         [
-            ("gen.w1", &self.gen.w1),
-            ("gen.w2", &self.gen.w2),
-            ("gen.a", &self.gen.a),
-            ("gen.w0", &self.gen.w0),
-            ("gen.b", &self.gen.b),
-            ("gen.ws", &self.gen.ws),
-            ("eval.l1", &self.eval.l1),
-            ("eval.l2", &self.eval.l2),
-            ("eval.l3", &self.eval.l3),
+            ("generator.w1", &self.gen.w1),
+            ("generator.w2", &self.gen.w2),
+            ("generator.a", &self.gen.a),
+            ("generator.w0", &self.gen.w0),
+            ("generator.b", &self.gen.b),
+            ("generator.ws", &self.gen.ws),
+            ("evaluator.l1", &self.eval.l1),
+            ("evaluator.l2", &self.eval.l2),
+            ("evaluator.l3", &self.eval.l3),
         ]
     }
 

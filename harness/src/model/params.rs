@@ -143,7 +143,7 @@ impl GeneratorParams {
     pub fn apply(&self, g: &mut Generator, dtype: Dtype) -> Result<(), ModelError> {
         if self.v.len() != g.v.len() {
             return Err(ModelError::Tensor {
-                name: "gen.v".into(),
+                name: "generator.v".into(),
                 why: format!("{} elements, expected {}", self.v.len(), g.v.len()),
             });
         }
@@ -174,7 +174,7 @@ impl EvaluatorParams {
     pub fn apply(&self, e: &mut Evaluator, dtype: Dtype) -> Result<(), ModelError> {
         if self.pos.len() != e.pos.len() {
             return Err(ModelError::Tensor {
-                name: "eval.pos".into(),
+                name: "evaluator.pos".into(),
                 why: format!("{} elements, expected {}", self.pos.len(), e.pos.len()),
             });
         }
