@@ -12,7 +12,9 @@
 //!   [`train`] (evaluator and generator training), [`eval`] (the honest
 //!   comparison, metrics, plots), [`bench`] (kernel and latency benchmarks,
 //!   the peak probe, the soak run), [`pipeline`] (what `last demo`, `train`
-//!   and `eval` run), [`progress`] and [`rng`].
+//!   and `eval` run), [`progress`] and [`rng`];
+//! * **server** (feature `server`, on by default): `server`, what `last
+//!   serve` runs: HTTP on axum and tokio, a compute pool, metrics.
 //!
 //! The `peers` feature adds the `gemm` and `matrixmultiply` crates to the
 //! kernel benchmark.
@@ -33,6 +35,8 @@ pub mod pipeline;
 pub mod progress;
 #[cfg(feature = "tools")]
 pub mod rng;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "tools")]
 pub mod train;
 

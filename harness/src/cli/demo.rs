@@ -30,7 +30,9 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
     let mut files: Vec<&str> = Report::FILES.to_vec();
     files.push("train.json");
     prepare_out_dir(&a.out, &files)?;
-    prepare_out_dir(&model_dir, &super::train::MODEL_FILES)?;
+    let mut model_files = super::train::MODEL_FILES.to_vec();
+    model_files.push(last::model::SERVING_FILE);
+    prepare_out_dir(&model_dir, &model_files)?;
     let data = load(
         &Source::Synthetic(last::data::world::WorldSpec::default()),
         1,
@@ -50,6 +52,7 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
     ));
     let r = evaluate(&m, &data, &o).map_err(runtime)?;
     super::eval::report(&r, Some(&a.out), a.json)?;
+    r.serving.write(&model_dir).map_err(runtime)?;
     note(&format!(
         "demo done in {:.1} s: report {}, plot {}, model {}",
         t.elapsed().as_secs_f64(),

@@ -7,7 +7,8 @@ use last::pipeline::load;
 use last_kernels::Backend;
 use std::path::{Path, PathBuf};
 
-/// Compare every variant on a dataset's test split with a trained model.
+/// Compare every variant on a dataset's test split with a trained model;
+/// writes the knobs and variant chosen on validation to MODEL/serving.json.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -46,6 +47,7 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
     if let Some(dir) = &a.out {
         prepare_out_dir(dir, &Report::FILES)?;
     }
+    prepare_out_dir(&a.model, &[last::model::SERVING_FILE])?;
     let m = last::model::Model::load(&a.model, be).map_err(runtime)?;
     let d = load(&source, a.data.data_seed).map_err(runtime)?;
     if m.cfg.d_x != d.cfg.d_x || m.cfg.d_u != d.cfg.d_u {
@@ -60,5 +62,13 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
         )));
     }
     let r = evaluate(&m, &d, &o).map_err(runtime)?;
-    report(&r, a.out.as_deref(), a.json)
+    report(&r, a.out.as_deref(), a.json)?;
+    // The serving defaults chosen on validation, beside the weights.
+    r.serving.write(&a.model).map_err(runtime)?;
+    note(&format!(
+        "wrote {} (serve {} by default)",
+        a.model.join(last::model::SERVING_FILE).display(),
+        r.serving.variant
+    ));
+    Ok(())
 }

@@ -7,6 +7,8 @@ mod demo;
 mod eval;
 mod info;
 mod output;
+#[cfg(feature = "server")]
+mod serve;
 mod soak;
 mod train;
 
@@ -37,6 +39,8 @@ enum Cmd {
     Soak(soak::Args),
     Info(info::Args),
     Bench(bench::Args),
+    #[cfg(feature = "server")]
+    Serve(serve::Args),
 }
 
 /// Parses the command line, runs the subcommand and exits.
@@ -53,6 +57,8 @@ pub fn main() -> ! {
             Cmd::Soak(a) => soak::run(a, be),
             Cmd::Info(a) => info::run(a, be),
             Cmd::Bench(a) => bench::run(a, be),
+            #[cfg(feature = "server")]
+            Cmd::Serve(a) => serve::run(a, be),
         });
     match result {
         Ok(()) => std::process::exit(output::EXIT_OK),

@@ -178,16 +178,35 @@ pub(super) fn max_n(split: &[Instance]) -> usize {
 /// A noise kind, its target and the σ chosen for it.
 pub type Tuned = (NoiseSpec, Target, f32);
 
+/// What tuning on validation chose: σ per noise kind, the gradient scale,
+/// and the variant (the generator alone included) with the highest mean
+/// validation ground-truth reward at those knobs.
+pub type Tuning = (Vec<Tuned>, f32, Variant);
+
 /// Chooses σ per noise kind and the gradient scale on the validation split
-/// by mean ground-truth reward.
-pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<(Vec<Tuned>, f32), EvalError> {
+/// by mean ground-truth reward, and the best of the tuned variants and the
+/// generator alone on the same split (never on test).
+pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalError> {
     let valid = cap(&data.valid, o.max_requests);
     if valid.is_empty() {
         let s = o.sigma_grid.first().copied().unwrap_or(0.05);
         let sc = o.scale_grid.first().copied().unwrap_or(0.01);
-        return Ok((NOISES.iter().map(|&(n, t)| (n, t, s)).collect(), sc));
+        let chosen = NOISES.iter().map(|&(n, t)| (n, t, s)).collect();
+        return Ok((chosen, sc, Variant::Baseline));
     }
     let mean = |x: &[f64]| metrics::mean(x);
+    let base = mean(
+        &run_arm(
+            m,
+            data,
+            valid,
+            Arm::Serve(Variant::Baseline),
+            o.budget,
+            o.seed ^ 0x7a1,
+        )?
+        .gt,
+    );
+    let mut overall = (base, Variant::Baseline);
     let mut chosen = Vec::new();
     for &(noise, target) in &NOISES {
         let mut best = (f64::NEG_INFINITY, 0.05);
@@ -201,6 +220,11 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<(Vec<Tuned>, f
             let r = mean(&run_arm(m, data, valid, arm, o.budget, o.seed ^ 0x7a1)?.gt);
             if r > best.0 {
                 best = (r, s);
+            }
+            if r > overall.0 {
+                if let Arm::Serve(v) = arm {
+                    overall = (r, v);
+                }
             }
         }
         chosen.push((noise, target, best.1));
@@ -218,6 +242,11 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<(Vec<Tuned>, f
         if r > best.0 {
             best = (r, sc);
         }
+        if r > overall.0 {
+            if let Arm::Serve(v) = arm {
+                overall = (r, v);
+            }
+        }
     }
-    Ok((chosen, best.1))
+    Ok((chosen, best.1, overall.1))
 }

@@ -180,6 +180,9 @@ pub struct Report {
     pub options: EvalOptions,
     /// σ chosen on validation (relative to RMS of the perturbed matrix) per noise variant.
     pub chosen: Vec<(String, f32)>,
+    /// The serving defaults chosen on validation (`last eval` writes them
+    /// to the model folder's `serving.json`).
+    pub serving: crate::model::ServingSettings,
     /// Evaluator quality.
     pub evaluator: EvaluatorQuality,
     /// One row per variant.
@@ -210,7 +213,7 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
     }
     // Progress in passes over a split: the tuning runs, one per arm, one
     // per sweep point, and the evaluator-quality pass.
-    let tune_runs = NOISES.len() * o.sigma_grid.len() + o.scale_grid.len();
+    let tune_runs = NOISES.len() * o.sigma_grid.len() + o.scale_grid.len() + 1;
     let mut bar = crate::progress::Progress::new(
         "eval",
         tune_runs + NOISES.len() + 6 + 5 * o.sweep.len() + 1,
@@ -219,7 +222,7 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
         "tuning σ and the gradient scale on {} validation requests",
         cap(&data.valid, o.max_requests).len()
     ));
-    let (sigmas, scale) = tune(m, data, o)?;
+    let (sigmas, scale, best) = tune(m, data, o)?;
     bar.inc(tune_runs);
     let arms = arms(o.k, max_n(test), data.len, &sigmas, scale);
     bar.note(&format!(
@@ -259,6 +262,7 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
             })
             .chain(std::iter::once(("gradient_scale".to_string(), scale)))
             .collect(),
+        serving: serving_settings(&sigmas, scale, best, o),
         evaluator: {
             let q = evaluator_quality(m, data, o)?;
             bar.finish();
@@ -267,6 +271,37 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
         rows,
         sweep,
     })
+}
+
+/// The tuned knobs and the validation-best variant as `serving.json`.
+fn serving_settings(
+    sigmas: &[Tuned],
+    scale: f32,
+    best: Variant,
+    o: &EvalOptions,
+) -> crate::model::ServingSettings {
+    let sig = |noise| {
+        sigmas
+            .iter()
+            .find(|(n, _, _)| *n == noise)
+            .map_or(0.05, |t| t.2)
+    };
+    crate::model::ServingSettings {
+        variant: best,
+        budget_us: o
+            .budget
+            .as_micros()
+            .min(u128::from(crate::model::MAX_SERVING_BUDGET_US)) as u64,
+        k: o.k,
+        sigma: crate::model::Sigmas {
+            gaussian_w2: sig(NoiseSpec::Gaussian),
+            rademacher_w2: sig(NoiseSpec::Rademacher),
+            antithetic_w2: sig(NoiseSpec::Antithetic),
+            table_w2: sig(NoiseSpec::Table),
+            lowrank1_keys: sig(NoiseSpec::LowRank(1)),
+        },
+        gradient_scale: scale,
+    }
 }
 
 /// One arm's line of the report: every metric paired with the generator alone.

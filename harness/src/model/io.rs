@@ -55,7 +55,9 @@ impl Model {
         Ok(())
     }
 
-    /// Loads `DIR/config.json` + `DIR/model.safetensors`.
+    /// Loads `DIR/config.json` + `DIR/model.safetensors`, and the serving
+    /// defaults `DIR/serving.json` if it exists (a malformed one is a
+    /// [`ModelError::Config`] naming the file).
     pub fn load(dir: &Path, backend: Backend) -> Result<Self, ModelError> {
         let io = |path: &Path, source| ModelError::Io {
             path: path.display().to_string(),
@@ -66,7 +68,10 @@ impl Model {
         let cfg = Config::from_json(&text)?;
         let wpath = dir.join("model.safetensors");
         let bytes = std::fs::read(&wpath).map_err(|e| io(&wpath, e))?;
-        Self::from_bytes(cfg, &bytes, backend)
+        let serving = super::ServingSettings::read(dir)?;
+        let mut m = Self::from_bytes(cfg, &bytes, backend)?;
+        m.serving = serving;
+        Ok(m)
     }
 
     /// Builds a model from a config and safetensors bytes, checking every

@@ -27,6 +27,7 @@ mod io;
 mod layer;
 pub mod noise_table;
 mod params;
+mod serving;
 
 pub use config::{Config, Dtype};
 pub use error::ModelError;
@@ -34,6 +35,7 @@ pub use evaluator::{EvalParts, EvalRows, Evaluator};
 pub use generator::{DecodeTape, EncoderTape, GenBackwardBufs, Generator, GradTarget};
 pub use layer::Layer;
 pub use params::{DenseParams, EvaluatorParams, GeneratorParams, Params};
+pub use serving::{ServingSettings, Sigmas, MAX_BUDGET_US as MAX_SERVING_BUDGET_US, SERVING_FILE};
 
 use last_kernels::{pack, Backend, MatRef};
 use noise_table::NoiseTable;
@@ -51,6 +53,8 @@ pub struct Model {
     pub backend: Backend,
     /// Shared pre-drawn noise for [`crate::serve::NoiseSpec::Table`].
     noise_table: NoiseTable,
+    /// Defaults from `serving.json` (see [`Model::serving`]).
+    serving: Option<ServingSettings>,
 }
 
 /// Seeded Gaussian-ish initialisation (He/Xavier-scaled) from the counter RNG.
@@ -114,6 +118,7 @@ impl Model {
         let h = cfg.hidden;
         Model {
             noise_table: NoiseTable::new(pack::packed_len(h, h)),
+            serving: None,
             cfg,
             gen,
             eval,
