@@ -135,7 +135,9 @@ pub async fn rank(
             axum::Json(json!({
                 "list": r.list,
                 "score": r.score,
+                "baseline_list": r.baseline_list,
                 "baseline_score": r.baseline_score,
+                "winner": r.winner,
                 "variant": variant.name(),
                 "candidates": r.candidates,
                 "budget_exhausted": r.budget_exhausted,
