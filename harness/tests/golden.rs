@@ -56,7 +56,11 @@ fn noise_streams_match_the_python_rng_bit_for_bit() {
             antithetic: s["antithetic"].as_bool().unwrap(),
         };
         for (i, b) in s["bits"].as_array().unwrap().iter().enumerate() {
-            assert_eq!(noise.value(i as u32).to_bits() as u64, b.as_u64().unwrap(), "{noise:?} element {i}");
+            assert_eq!(
+                noise.value(i as u32).to_bits() as u64,
+                b.as_u64().unwrap(),
+                "{noise:?} element {i}"
+            );
         }
     }
 }
@@ -73,7 +77,12 @@ fn last_serves_what_the_reference_serves() {
             let mut scratch = Scratch::default();
             for (i, c) in cases.as_array().unwrap().iter().enumerate() {
                 let user = floats(&c["user"]);
-                let items: Vec<f32> = c["items"].as_array().unwrap().iter().flat_map(floats).collect();
+                let items: Vec<f32> = c["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(floats)
+                    .collect();
                 let variant: Variant = c["variant"].as_str().unwrap().parse().unwrap();
                 let req = Request {
                     user: &user,
@@ -85,12 +94,27 @@ fn last_serves_what_the_reference_serves() {
                 };
                 let r = model.serve(&req, &mut scratch, None).unwrap();
                 let at = format!("{name} case {i} ({variant}) on {be:?}");
-                assert_eq!(r.baseline_list, indices(&c["baseline_list"]), "{at}: baseline list");
+                assert_eq!(
+                    r.baseline_list,
+                    indices(&c["baseline_list"]),
+                    "{at}: baseline list"
+                );
                 assert_eq!(r.list, indices(&c["list"]), "{at}: served list");
-                assert_eq!(r.winner as u64, c["winner"].as_u64().unwrap(), "{at}: winner");
-                let (s, bs) = (c["score"].as_f64().unwrap(), c["baseline_score"].as_f64().unwrap());
+                assert_eq!(
+                    r.winner as u64,
+                    c["winner"].as_u64().unwrap(),
+                    "{at}: winner"
+                );
+                let (s, bs) = (
+                    c["score"].as_f64().unwrap(),
+                    c["baseline_score"].as_f64().unwrap(),
+                );
                 assert!(close(r.score, s, tol), "{at}: score {} vs {s}", r.score);
-                assert!(close(r.baseline_score, bs, tol), "{at}: baseline score {} vs {bs}", r.baseline_score);
+                assert!(
+                    close(r.baseline_score, bs, tol),
+                    "{at}: baseline score {} vs {bs}",
+                    r.baseline_score
+                );
                 checked += 1;
             }
         }

@@ -79,3 +79,24 @@ def test_log_prob_is_a_distribution_and_trains():
     lp[0].backward()
     assert m.generator.w2.weight.grad.abs().sum() > 0
     assert m.evaluator.l1.weight.grad is None
+
+
+def test_train_tiny_example_trains_exports_and_serves(tmp_path, last_bin):
+    """The README's PyTorch path end to end: train, export (bf16), serve with
+    `last serve`, and agree with the reference (the example exits 1 if not)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples/train_tiny.py"
+    out = tmp_path / "model"
+    r = subprocess.run(
+        [sys.executable, str(example), "--out", str(out), "--dtype", "bf16", "--requests", "600", "--epochs", "2", "--last", str(last_bin)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "last serve: list" in r.stdout
+    _, cfg = load(out)
+    assert cfg.max_len == 5
