@@ -43,5 +43,42 @@ fn serving(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, serving);
+/// `POST /rank`'s body decoders on the standard request (50 items × 64
+/// features + 32 user features, as JSON and as the binary body): the HTTP
+/// path's own CPU cost beside the ranking.
+fn request_decode(c: &mut Criterion) {
+    use last::server::binary::{decode_binary, encode_binary};
+    use last::server::decode::{decode, Defaults};
+    let cfg = Config::standard();
+    let f = Features::random(&cfg, 50, 300);
+    let items: Vec<&[f32]> = f.items.chunks_exact(cfg.d_x).collect();
+    let body = format!(
+        r#"{{"user":{:?},"items":{:?},"length":10,"variant":"parallel-gaussian-w2-16","seed":1,"budget_us":5000}}"#,
+        f.user, items
+    );
+    let defaults = Defaults {
+        variant: Variant::parallel_standard(),
+        budget: Duration::from_millis(5),
+    };
+    let mut g = c.benchmark_group("server");
+    g.sample_size(30).measurement_time(Duration::from_secs(3));
+    g.bench_function(BenchmarkId::new("decode_json", body.len()), |b| {
+        b.iter(|| black_box(decode(black_box(body.as_bytes()), &cfg, &defaults).unwrap()))
+    });
+    let bin = encode_binary(
+        &f.user,
+        &f.items,
+        cfg.d_x,
+        10,
+        1,
+        "parallel-gaussian-w2-16",
+        Some(5000),
+    );
+    g.bench_function(BenchmarkId::new("decode_binary", bin.len()), |b| {
+        b.iter(|| black_box(decode_binary(black_box(&bin), &cfg, &defaults).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, serving, request_decode);
 criterion_main!(benches);

@@ -73,12 +73,24 @@ fn start(model: Arc<Model>, settings: Settings) -> Running {
     }
 }
 
-/// One HTTP/1.1 exchange: status, headers (lower-cased names), body.
+/// One HTTP/1.1 exchange with a JSON body: status, headers (lower-cased
+/// names), body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String, String) {
+    http_typed(addr, method, path, "application/json", body)
+}
+
+/// [`http`] with a given content type.
+fn http_typed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-type: {content_type}\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
@@ -576,4 +588,58 @@ fn the_binary_serves_serving_json_defaults_and_stops_on_sigterm() {
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_binary_body_serves_what_the_json_body_serves() {
+    use last::server::binary::encode_binary;
+    let m = model();
+    let srv = start(Arc::clone(&m), Settings::default());
+    let bin = "application/octet-stream";
+    for (i, name) in ["parallel-rademacher-w2-16", "baseline", ""]
+        .iter()
+        .enumerate()
+    {
+        let (items, user) = features(20 + i, 40 + i as u32);
+        let extra = if name.is_empty() {
+            r#","seed":5"#.to_string()
+        } else {
+            format!(r#","seed":5,"variant":"{name}""#)
+        };
+        let (st, _, from_json) = http(
+            srv.addr,
+            "POST",
+            "/rank",
+            body(&items, &user, 6, &extra).as_bytes(),
+        );
+        assert_eq!(st, 200, "{from_json}");
+        let b = encode_binary(&user, &items, 64, 6, 5, name, None);
+        let (st, _, from_bin) = http_typed(srv.addr, "POST", "/rank", bin, &b);
+        assert_eq!(st, 200, "{from_bin}");
+        let (j, b) = (json(&from_json), json(&from_bin));
+        for k in [
+            "list",
+            "score",
+            "baseline_list",
+            "winner",
+            "variant",
+            "candidates",
+        ] {
+            assert_eq!(j[k], b[k], "{name}: {k}");
+        }
+    }
+    let good = encode_binary(&features(3, 1).1, &features(3, 1).0, 64, 2, 0, "", None);
+    let (st, _, text) = http_typed(srv.addr, "POST", "/rank", bin, &good[..good.len() - 1]);
+    assert_eq!(
+        (st, json(&text)["kind"].as_str()),
+        (400, Some("malformed")),
+        "{text}"
+    );
+    let narrow = encode_binary(&features(3, 1).1, &vec![0.0; 3 * 63], 63, 2, 0, "", None);
+    let (st, _, text) = http_typed(srv.addr, "POST", "/rank", bin, &narrow);
+    assert_eq!(
+        (st, json(&text)["kind"].as_str()),
+        (422, Some("feature_width")),
+        "{text}"
+    );
 }

@@ -42,10 +42,10 @@ class Server:
     def __init__(self, url: str):
         self.url = url
 
-    def rank(self, body: dict) -> dict:
-        req = urllib.request.Request(
-            self.url + "/rank", data=json.dumps(body).encode(), headers={"content-type": "application/json"}
-        )
+    def rank(self, body, content_type: str = "application/json") -> dict:
+        """POSTs a body (a dict is sent as JSON) to /rank; the decoded answer."""
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        req = urllib.request.Request(self.url + "/rank", data=data, headers={"content-type": content_type})
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return json.loads(r.read())

@@ -113,3 +113,17 @@ def test_random_requests_through_last_serve(tmp_path: Path, last_bin, dtype: str
         exact, ties, worst = compare(server, ref, np.random.default_rng(99), count)
     print(f"{dtype}: {exact} exact, {ties} near-ties, max relative score error {worst:.2e}")
     assert ties <= count // 20, f"{ties} near-ties of {count}"
+
+
+def test_binary_and_json_bodies_serve_the_same(tmp_path: Path, last_bin):
+    from last_bridge.wire import BINARY_TYPE, binary_body, json_body
+
+    cfg = golden_config()
+    with serving(last_bin, GOLDEN / "f32") as server:
+        rng = np.random.default_rng(4)
+        for variant in ["parallel-gaussian-w2-16:sigma=0.5", "baseline", None]:
+            u = rng.normal(size=cfg.d_u)
+            x = rng.normal(size=(15, cfg.d_x))
+            a = server.rank(json_body(u, x, 4, seed=3, variant=variant, budget_us=10**9))
+            b = server.rank(binary_body(u, x, 4, seed=3, variant=variant, budget_us=10**9), BINARY_TYPE)
+            assert {k: a[k] for k in ("list", "score", "winner", "variant")} == {k: b[k] for k in ("list", "score", "winner", "variant")}

@@ -101,42 +101,72 @@ pub fn decode(body: &[u8], cfg: &Config, defaults: &Defaults) -> Result<RankJob,
             .map_err(|e| DecodeError::UnknownVariant(e.to_string()))?,
     };
     let n = b.items.len();
+    if let Some(row) = b.items.iter().find(|r| r.len() != cfg.d_x) {
+        check_counts(cfg, n, b.user.len(), Some(row.len()))?;
+    }
+    let items: Vec<f32> = b.items.into_iter().flatten().collect();
+    let budget = b.budget_us.map_or(defaults.budget, Duration::from_micros);
+    job(cfg, b.user, items, n, b.length, b.seed, variant, budget)
+}
+
+/// N against `1..=max_candidates`, then the user width, then a row width
+/// (`None`: every row has d_x values): the first defect is the error, in
+/// the same order for JSON and binary bodies.
+pub(super) fn check_counts(
+    cfg: &Config,
+    n: usize,
+    user: usize,
+    row: Option<usize>,
+) -> Result<(), ServeError> {
     if n == 0 {
-        return Err(ServeError::NoCandidates.into());
+        return Err(ServeError::NoCandidates);
     }
     if n > cfg.max_candidates {
         return Err(ServeError::TooManyCandidates {
             n,
             max: cfg.max_candidates,
-        }
-        .into());
+        });
     }
-    if b.user.len() != cfg.d_u {
+    if user != cfg.d_u {
         return Err(ServeError::FeatureWidth {
             what: "user",
-            got: b.user.len(),
+            got: user,
             expected: cfg.d_u,
-        }
-        .into());
+        });
     }
-    if let Some(row) = b.items.iter().find(|r| r.len() != cfg.d_x) {
-        return Err(ServeError::FeatureWidth {
+    match row {
+        Some(got) if got != cfg.d_x => Err(ServeError::FeatureWidth {
             what: "items",
-            got: row.len(),
+            got,
             expected: cfg.d_x,
-        }
-        .into());
+        }),
+        _ => Ok(()),
     }
-    let items: Vec<f32> = b.items.into_iter().flatten().collect();
+}
+
+/// The checked job of a decoded body (`items` row-major, `n × d_x`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn job(
+    cfg: &Config,
+    user: Vec<f32>,
+    items: Vec<f32>,
+    n: usize,
+    len: usize,
+    seed: u64,
+    variant: Variant,
+    budget: Duration,
+) -> Result<RankJob, DecodeError> {
+    check_counts(cfg, n, user.len(), None)?;
+    debug_assert_eq!(items.len(), n * cfg.d_x);
     Ok(RankJob {
-        user: b.user,
+        user,
         items,
         n,
         d_x: cfg.d_x,
-        len: b.length,
-        seed: b.seed,
+        len,
+        seed,
         variant,
-        budget: b.budget_us.map_or(defaults.budget, Duration::from_micros),
+        budget,
     })
 }
 

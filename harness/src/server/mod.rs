@@ -1,7 +1,8 @@
 //! `last serve`: LAST re-ranking over HTTP (feature `server`), axum on tokio.
 //!
-//! * `POST /rank` takes a JSON body ([`decode`]) and answers with the
-//!   served list; `GET /health` gives the model's shapes; `GET /metrics`
+//! * `POST /rank` takes a JSON body ([`decode`]), or the compact binary
+//!   body ([`binary`]) with `Content-Type: application/octet-stream`, and
+//!   answers with the served list in JSON; `GET /health` gives the model's shapes; `GET /metrics`
 //!   the counters ([`metrics`]) in the Prometheus text format.
 //! * Ranking runs on a dedicated compute [`pool`] (std threads, one
 //!   [`Scratch`](crate::serve::Scratch) each), never on the runtime's
@@ -16,6 +17,7 @@
 //!
 //! [`Model::serve_until`]: crate::model::Model::serve_until
 
+pub mod binary;
 pub mod decode;
 pub mod metrics;
 pub mod pool;

@@ -1,5 +1,6 @@
 //! The HTTP routes: `POST /rank`, `GET /health`, `GET /metrics`.
 
+use super::binary::decode_binary;
 use super::decode::{decode, DecodeError, RankJob};
 use super::metrics::ErrorKind;
 use super::pool::SubmitError;
@@ -8,7 +9,7 @@ use crate::serve::{Response as Ranked, ServeError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -59,6 +60,7 @@ fn serve_kind(e: &ServeError) -> (StatusCode, ErrorKind) {
 pub async fn rank(
     State(app): State<Arc<App>>,
     Extension(Arrival(arrival)): Extension<Arrival>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     app.metrics.request();
@@ -82,7 +84,15 @@ pub async fn rank(
             )
         }
     };
-    let job = match decode(&body, &app.model.cfg, &app.defaults) {
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"));
+    let decoded = if binary {
+        decode_binary(&body, &app.model.cfg, &app.defaults)
+    } else {
+        decode(&body, &app.model.cfg, &app.defaults)
+    };
+    let job = match decoded {
         Ok(j) => j,
         Err(e @ DecodeError::Malformed(_)) => {
             return refuse(
