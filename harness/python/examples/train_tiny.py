@@ -10,7 +10,7 @@ generator learns to put the clicked items of a logged list first
 relevance is used to report expected clicks on held-out requests.
 
     python harness/python/examples/train_tiny.py --out /tmp/tiny-model
-    last serve --model /tmp/tiny-model --addr 127.0.0.1:8080
+    target/release/last serve --model /tmp/tiny-model --addr 127.0.0.1:8080
 
 With `--last PATH` (or the workspace's build, or this project's `last` on PATH) it also
 starts `last serve` on a loopback port, ranks one held-out request there
