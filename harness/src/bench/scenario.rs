@@ -139,6 +139,9 @@ pub fn standard_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> 
             let perms = last_kernels::select::permutation_count(n, len).unwrap_or(0) as f64;
             base + perms * eval
         }
+        // The search's count; the ensemble pass depends on how many
+        // distinct lists the search found and is counted as it runs.
+        Variant::Safe { .. } => standard_flops(cfg, n, len, &variant.search()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! safetensors + JSON storage of a model pair.
 
-use super::{Config, Dtype, Evaluator, Generator, Layer, Model, ModelError};
+use super::{member_prefix, Config, Dtype, Evaluator, Generator, Layer, Model, ModelError};
 use last_kernels::Backend;
 use std::path::Path;
 
@@ -32,11 +32,13 @@ impl Model {
             put(format!("{name}.bias"), vec![l.n], &l.b);
         }
         put("generator.v".into(), vec![self.gen.v.len()], &self.gen.v);
-        put(
-            "evaluator.pos".into(),
-            vec![self.cfg.max_len, self.cfg.pos_dim],
-            &self.eval.pos,
-        );
+        for i in 0..self.members() {
+            put(
+                format!("{}.pos", member_prefix(i)),
+                vec![self.cfg.max_len, self.cfg.pos_dim],
+                &self.member(i).pos,
+            );
+        }
         let dtype = if f16 { St::F16 } else { St::F32 };
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
@@ -77,12 +79,19 @@ impl Model {
     /// Builds a model from a config and safetensors bytes, checking every
     /// tensor's presence, dtype (F32, F16 or BF16, converted once
     /// to f32 and then stored as the config's `dtype` says), shape and finiteness, and
-    /// rejecting tensors the config does not name.
+    /// rejecting tensors the config does not name. Ensemble members
+    /// `ensemble.0`, `ensemble.1`, … are read while `ensemble.{i}.l1.weight`
+    /// exists (each complete, at most [`super::MAX_MEMBERS`] in all); a
+    /// member out of sequence is an extra tensor.
     pub fn from_bytes(cfg: Config, bytes: &[u8], backend: Backend) -> Result<Self, ModelError> {
         use safetensors::{Dtype as St, SafeTensors};
         cfg.check()?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
         let (h, dx, du) = (cfg.hidden, cfg.d_x, cfg.d_u);
+        let names: Vec<&str> = st.names().into_iter().map(|s| &s[..]).collect();
+        let members = 1 + (0..super::MAX_MEMBERS - 1)
+            .take_while(|i| names.contains(&format!("ensemble.{i}.l1.weight").as_str()))
+            .count();
         let expected: Vec<(String, Vec<usize>)> = {
             let mut v = Vec::new();
             let mut lay = |name: &str, n: usize, k: usize| {
@@ -95,14 +104,20 @@ impl Model {
             lay("generator.w0", h, h + du);
             lay("generator.b", h, h);
             lay("generator.ws", h, 2 * h);
-            lay("evaluator.l1", cfg.eval_h1, cfg.eval_in());
-            lay("evaluator.l2", cfg.eval_h2, cfg.eval_h1);
-            lay("evaluator.l3", 1, cfg.eval_h2);
+            for i in 0..members {
+                let p = member_prefix(i);
+                lay(&format!("{p}.l1"), cfg.eval_h1, cfg.eval_in());
+                lay(&format!("{p}.l2"), cfg.eval_h2, cfg.eval_h1);
+                lay(&format!("{p}.l3"), 1, cfg.eval_h2);
+            }
             v.push(("generator.v".into(), vec![h]));
-            v.push(("evaluator.pos".into(), vec![cfg.max_len, cfg.pos_dim]));
+            for i in 0..members {
+                let p = member_prefix(i);
+                v.push((format!("{p}.pos"), vec![cfg.max_len, cfg.pos_dim]));
+            }
             v
         };
-        for name in st.names() {
+        for name in names {
             if !expected.iter().any(|(n, _)| n == name) {
                 return Err(ModelError::Tensor {
                     name: name.to_string(),
@@ -174,12 +189,19 @@ impl Model {
             ws: layer("generator.ws", h, 2 * h)?,
             v: get("generator.v")?,
         };
-        let eval = Evaluator {
-            l1: layer("evaluator.l1", cfg.eval_h1, cfg.eval_in())?,
-            l2: layer("evaluator.l2", cfg.eval_h2, cfg.eval_h1)?,
-            l3: layer("evaluator.l3", 1, cfg.eval_h2)?,
-            pos: get("evaluator.pos")?,
+        let member = |i: usize| -> Result<Evaluator, ModelError> {
+            let p = member_prefix(i);
+            Ok(Evaluator {
+                l1: layer(&format!("{p}.l1"), cfg.eval_h1, cfg.eval_in())?,
+                l2: layer(&format!("{p}.l2"), cfg.eval_h2, cfg.eval_h1)?,
+                l3: layer(&format!("{p}.l3"), 1, cfg.eval_h2)?,
+                pos: get(&format!("{p}.pos"))?,
+            })
         };
-        Ok(Model::assemble(cfg, gen, eval, backend))
+        let eval = member(0)?;
+        let ensemble = (1..members).map(member).collect::<Result<_, _>>()?;
+        let mut m = Model::assemble(cfg, gen, eval, backend);
+        m.ensemble = ensemble;
+        Ok(m)
     }
 }

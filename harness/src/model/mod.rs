@@ -18,6 +18,12 @@
 //! | `evaluator.l2.weight` / `.bias` | `[eval_h2, eval_h1]` | ReLU |
 //! | `evaluator.l3.weight` / `.bias` | `[1, eval_h2]` | sigmoid: click probability |
 //! | `evaluator.pos` | `[max_len, pos_dim]` | position embeddings `P_t` |
+//! | `ensemble.{i}.l1.weight` … `ensemble.{i}.pos` | as `evaluator.*` | optional further ensemble members, `i = 0, 1, …` |
+//!
+//! The ensemble (the evaluator plus the `ensemble.{i}` members, trained on
+//! bootstrap resamples with their own seeds) is only read by pessimistic
+//! selection ([`crate::serve::Variant::Safe`]); every other variant scores
+//! with `evaluator.*` alone.
 
 mod config;
 mod error;
@@ -47,8 +53,11 @@ pub struct Model {
     pub cfg: Config,
     /// Generator θ.
     pub gen: Generator,
-    /// Evaluator.
+    /// Evaluator (ensemble member 0).
     pub eval: Evaluator,
+    /// Further ensemble members (empty: an ensemble of one), at most
+    /// [`MAX_MEMBERS`]` − 1`.
+    pub ensemble: Vec<Evaluator>,
     /// Instruction-set path, decided once at load.
     pub backend: Backend,
     /// Shared pre-drawn noise for [`crate::serve::NoiseSpec::Table`].
@@ -56,6 +65,9 @@ pub struct Model {
     /// Defaults from `serving.json` (see [`Model::serving`]).
     serving: Option<ServingSettings>,
 }
+
+/// Largest ensemble (evaluator included) a model may hold.
+pub const MAX_MEMBERS: usize = 16;
 
 /// Seeded Gaussian-ish initialisation (He/Xavier-scaled) from the counter RNG.
 fn init(seed: u64, tag: u32, len: usize, scale: f32) -> Vec<f32> {
@@ -89,6 +101,38 @@ fn rand_layer(
     )
 }
 
+/// Tensor-name prefix of ensemble member `i`: `evaluator`, then
+/// `ensemble.0`, `ensemble.1`, … (a PyTorch `ModuleList` named `ensemble`).
+pub fn member_prefix(i: usize) -> String {
+    if i == 0 {
+        "evaluator".into()
+    } else {
+        format!("ensemble.{}", i - 1)
+    }
+}
+
+/// The initialisation seed of ensemble member `i` (0: `seed` itself).
+pub fn member_seed(seed: u64, i: usize) -> u64 {
+    if i == 0 {
+        seed
+    } else {
+        last_kernels::rng::splitmix64(seed ^ (i as u64).wrapping_mul(0xa5a5_5a5a_0f0f))
+    }
+}
+
+impl Evaluator {
+    /// A seeded random evaluator (the initialisation training starts from).
+    pub fn random(cfg: &Config, seed: u64) -> Result<Self, ModelError> {
+        let dt = cfg.dtype;
+        Ok(Evaluator {
+            l1: rand_layer(seed, 11, cfg.eval_h1, cfg.eval_in(), 1.4, dt)?,
+            l2: rand_layer(seed, 12, cfg.eval_h2, cfg.eval_h1, 1.4, dt)?,
+            l3: rand_layer(seed, 13, 1, cfg.eval_h2, 1.0, dt)?,
+            pos: init(seed, 14, cfg.max_len * cfg.pos_dim, 0.5),
+        })
+    }
+}
+
 impl Model {
     /// A randomly initialised model (seeded): the benchmark scenario's
     /// stand-in for trained weights, with the same shapes and cost.
@@ -104,13 +148,37 @@ impl Model {
             ws: rand_layer(seed, 6, h, 2 * h, 1.0, dt)?,
             v: init(seed, 7, h, 1.0 / (h as f32).sqrt()),
         };
-        let eval = Evaluator {
-            l1: rand_layer(seed, 11, cfg.eval_h1, cfg.eval_in(), 1.4, dt)?,
-            l2: rand_layer(seed, 12, cfg.eval_h2, cfg.eval_h1, 1.4, dt)?,
-            l3: rand_layer(seed, 13, 1, cfg.eval_h2, 1.0, dt)?,
-            pos: init(seed, 14, cfg.max_len * cfg.pos_dim, 0.5),
-        };
+        let eval = Evaluator::random(&cfg, seed)?;
         Ok(Model::assemble(cfg, gen, eval, backend))
+    }
+
+    /// Replaces the further ensemble members by `members − 1` randomly
+    /// initialised evaluators (seeds derived from `seed`): the benchmark's
+    /// stand-in for a trained ensemble, with the same shapes and cost.
+    pub fn with_random_ensemble(mut self, members: usize, seed: u64) -> Result<Self, ModelError> {
+        if members == 0 || members > MAX_MEMBERS {
+            return Err(ModelError::Config(format!(
+                "an ensemble has 1..={MAX_MEMBERS} members, not {members}"
+            )));
+        }
+        self.ensemble = (1..members)
+            .map(|i| Evaluator::random(&self.cfg, member_seed(seed, i)))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Members of the evaluator ensemble, the evaluator included (≥ 1).
+    pub fn members(&self) -> usize {
+        1 + self.ensemble.len()
+    }
+
+    /// Ensemble member `i` (0: the evaluator).
+    pub fn member(&self, i: usize) -> &Evaluator {
+        if i == 0 {
+            &self.eval
+        } else {
+            &self.ensemble[i - 1]
+        }
     }
 
     /// A model from its parts (derives the shared noise table).
@@ -119,6 +187,7 @@ impl Model {
         Model {
             noise_table: NoiseTable::new(pack::packed_len(h, h)),
             serving: None,
+            ensemble: Vec::new(),
             cfg,
             gen,
             eval,
@@ -164,18 +233,29 @@ impl Model {
         }
     }
 
-    fn layers(&self) -> [(&'static str, &Layer); 9] {
-        [
+    /// Every layer with its tensor-name prefix, ensemble members last.
+    fn layers(&self) -> Vec<(String, &Layer)> {
+        let mut v: Vec<(String, &Layer)> = [
             ("generator.w1", &self.gen.w1),
             ("generator.w2", &self.gen.w2),
             ("generator.a", &self.gen.a),
             ("generator.w0", &self.gen.w0),
             ("generator.b", &self.gen.b),
             ("generator.ws", &self.gen.ws),
-            ("evaluator.l1", &self.eval.l1),
-            ("evaluator.l2", &self.eval.l2),
-            ("evaluator.l3", &self.eval.l3),
         ]
+        .into_iter()
+        .map(|(n, l)| (n.to_string(), l))
+        .collect();
+        for i in 0..self.members() {
+            let e = self.member(i);
+            let p = member_prefix(i);
+            v.extend([
+                (format!("{p}.l1"), &e.l1),
+                (format!("{p}.l2"), &e.l2),
+                (format!("{p}.l3"), &e.l3),
+            ]);
+        }
+        v
     }
 
     /// A 64-bit FNV-1a hash of every weight byte (master and packed copies):
@@ -191,7 +271,9 @@ impl Model {
             l.bytes().for_each(&mut eat);
         }
         eat(bytemuck::cast_slice(&self.gen.v));
-        eat(bytemuck::cast_slice(&self.eval.pos));
+        for i in 0..self.members() {
+            eat(bytemuck::cast_slice(&self.member(i).pos));
+        }
         eat(bytemuck::cast_slice(self.noise_table.values()));
         h
     }

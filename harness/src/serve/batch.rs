@@ -39,6 +39,8 @@ pub(super) struct Best {
     pub(super) list: Vec<usize>,
     pub(super) score: f32,
     pub(super) winner: usize,
+    /// Every distinct list offered, for pessimistic selection (`None`: off).
+    pub(super) kept: Option<Kept>,
 }
 
 impl Best {
@@ -49,9 +51,15 @@ impl Best {
         self.list.extend_from_slice(&lead.lists[..l]);
         self.score = lead.out_scores[0];
         self.winner = 0;
+        if let Some(k) = &mut self.kept {
+            k.reset(&lead.lists[..l]);
+        }
     }
     /// Strictly better only: ties keep the earlier (lower-index) candidate.
     pub(super) fn offer(&mut self, list: &[usize], score: f32, idx: usize) {
+        if let Some(k) = &mut self.kept {
+            k.offer(list, score, idx);
+        }
         if score > self.score {
             self.list.clear();
             self.list.extend_from_slice(list);

@@ -29,6 +29,7 @@ mod evaluate;
 mod exhaustive;
 mod gradient;
 mod parallel;
+mod pessimism;
 mod request;
 mod scratch;
 mod serial;
@@ -44,6 +45,7 @@ pub use scratch::Scratch;
 pub use variant::{NoiseSpec, Target, Variant};
 
 use batch::{Best, Cand, Lead};
+use pessimism::Kept;
 use parallel::low_rank;
 use scratch::{ChunkBufs, EncRows, EvalParts, Shared};
 
@@ -139,6 +141,13 @@ impl Model {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<Response, ServeError> {
         let n = self.validate(req)?;
+        // The safe variant runs its search, then selects pessimistically.
+        let pessimism = req.variant.pessimism();
+        let search = Request {
+            variant: req.variant.search(),
+            ..*req
+        };
+        let req = &search;
         let ctx = Ctx {
             m: self,
             req,
@@ -164,6 +173,7 @@ impl Model {
             list: Vec::with_capacity(l),
             score: f32::NEG_INFINITY,
             winner: 0,
+            kept: pessimism.map(|_| std::mem::take(&mut scratch.kept)),
         };
         if lead == Lead::Before {
             ctx.baseline(scratch)?;
@@ -236,7 +246,14 @@ impl Model {
                 candidates += done;
                 exhausted = ex;
             }
+            Variant::Safe { .. } => unreachable!("serves its search"),
         }
+        let exhausted = match pessimism {
+            Some((lambda, margin)) => {
+                ctx.select_pessimistic(lambda, margin, scratch, &mut best)? || exhausted
+            }
+            None => exhausted,
+        };
         Ok(Response {
             list: best.list,
             score: best.score,

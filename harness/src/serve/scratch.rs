@@ -2,6 +2,7 @@
 
 use super::candidate::CandBufs;
 use super::decode::DecodeBufs;
+use super::pessimism::{Kept, PessBufs};
 use super::*;
 pub(super) use crate::model::{EvalParts, EvalRows};
 
@@ -49,6 +50,9 @@ pub struct Scratch {
     pub(super) panel: Vec<f32>,
     /// The exhaustive variant's permutation.
     pub(super) perm: Vec<u8>,
+    /// Pessimistic selection's kept lists and ensemble pass.
+    pub(super) kept: Kept,
+    pub(super) pess: PessBufs,
     /// Matrix FLOPs of the current request so far.
     pub(super) flops: u64,
 }

@@ -100,6 +100,11 @@ impl Model {
                 real("scale", scale, MAX_SCALE)?;
                 real("gamma", gamma, 1.0)?;
             }
+            Variant::Safe { lambda, margin, .. } => {
+                real("lambda", lambda, MAX_SCALE)?;
+                real("margin", margin, MAX_SCALE)?;
+                self.validate_knobs(variant.search(), n, len)?;
+            }
             Variant::Exhaustive => {
                 if n > EXHAUSTIVE_MAX_N || len > EXHAUSTIVE_MAX_L {
                     return Err(ServeError::BadKnob(format!(

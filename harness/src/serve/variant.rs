@@ -90,6 +90,29 @@ pub enum Variant {
     },
     /// Every ordered selection of L out of N (N ≤ 10, L ≤ 5): the evaluator's optimum.
     Exhaustive,
+    /// Parallel LAST with **pessimistic selection** over the model's
+    /// evaluator ensemble ([`Model::members`](crate::model::Model::members)):
+    /// the search of [`Variant::Parallel`], then a candidate list replaces
+    /// the baseline only if the lower confidence bound of its gain over the
+    /// baseline list, `mean − λ·sd` over members of (member score −
+    /// member's baseline score), is above `margin`; the highest bound wins
+    /// (ties: the earlier candidate). With one member, or λ = 0 and a
+    /// margin of 0, this is the rule of every other variant applied to the
+    /// ensemble mean (exactly [`Variant::Parallel`]'s list with one member).
+    Safe {
+        /// Candidates, including Δθ = 0.
+        k: usize,
+        /// σ relative to the RMS of the perturbed matrix.
+        sigma: f32,
+        /// Noise kind.
+        noise: NoiseSpec,
+        /// Perturbed matrix.
+        target: Target,
+        /// Weight λ of the members' spread in the bound.
+        lambda: f32,
+        /// Least bound (in evaluator score) that replaces the baseline.
+        margin: f32,
+    },
 }
 
 impl Variant {
@@ -113,6 +136,19 @@ impl Variant {
             patience: 8,
         }
     }
+    /// The standard safe variant: Rademacher noise on W2, K = 16,
+    /// σ = 0.05·RMS, λ = 1, margin 0.
+    pub fn safe_standard() -> Self {
+        let (lambda, margin) = SAFE_DEFAULTS;
+        Variant::Safe {
+            k: 16,
+            sigma: DEFAULT_SIGMA,
+            noise: NoiseSpec::Rademacher,
+            target: Target::W2,
+            lambda,
+            margin,
+        }
+    }
     /// The released code's setting: 4 ladder steps + 3 samples + the
     /// baseline = 8 candidates, scale 1 %, γ = 0.3.
     pub fn gradient_standard() -> Self {
@@ -123,6 +159,34 @@ impl Variant {
             gamma: 0.3,
         }
     }
+    /// The search a variant runs: [`Variant::Safe`]'s is its
+    /// [`Variant::Parallel`]; every other variant is its own search.
+    pub fn search(&self) -> Variant {
+        match *self {
+            Variant::Safe {
+                k,
+                sigma,
+                noise,
+                target,
+                ..
+            } => Variant::Parallel {
+                k,
+                sigma,
+                noise,
+                target,
+            },
+            v => v,
+        }
+    }
+
+    /// λ and the margin of pessimistic selection, for [`Variant::Safe`].
+    pub fn pessimism(&self) -> Option<(f32, f32)> {
+        match *self {
+            Variant::Safe { lambda, margin, .. } => Some((lambda, margin)),
+            _ => None,
+        }
+    }
+
     /// The machine name: the same string as [`Display`](std::fmt::Display)
     /// (see [`Variant`]'s `FromStr` for the scheme).
     pub fn name(&self) -> String {
@@ -147,6 +211,7 @@ impl Variant {
             par(NoiseSpec::Table, Target::W2),
             par(NoiseSpec::LowRank(1), Target::Keys),
             par(NoiseSpec::Gaussian, Target::Keys),
+            Variant::safe_standard(),
             Variant::gradient_standard(),
             Variant::serial_standard(),
             Variant::Exhaustive,
@@ -156,6 +221,8 @@ impl Variant {
 
 /// σ of a parallel candidate unless the name says otherwise (`:sigma=`).
 pub const DEFAULT_SIGMA: f32 = 0.05;
+/// λ and the margin of [`Variant::Safe`] unless the name says otherwise.
+pub const SAFE_DEFAULTS: (f32, f32) = (1.0, 0.0);
 /// The serial variant's knobs unless the name says otherwise: σ, step,
 /// trust region, patience ([`Variant::serial_standard`]).
 pub const SERIAL_DEFAULTS: (f32, f32, f32, usize) = (0.05, 0.02, 0.2, 8);
@@ -277,6 +344,25 @@ impl std::fmt::Display for Variant {
                     &[("sigma", sigma.to_string(), differs(sigma, DEFAULT_SIGMA))],
                 )
             }
+            Variant::Safe {
+                k,
+                sigma,
+                noise,
+                target,
+                lambda,
+                margin,
+            } => {
+                let (l0, m0) = SAFE_DEFAULTS;
+                write!(f, "safe-{noise}-{target}-{k}")?;
+                knobs(
+                    f,
+                    &[
+                        ("sigma", sigma.to_string(), differs(sigma, DEFAULT_SIGMA)),
+                        ("lambda", lambda.to_string(), differs(lambda, l0)),
+                        ("margin", margin.to_string(), differs(margin, m0)),
+                    ],
+                )
+            }
             Variant::Serial {
                 rounds,
                 pairs,
@@ -325,6 +411,7 @@ impl std::fmt::Display for Variant {
 /// | baseline | `baseline` | – |
 /// | best-of-K | `best-of-16` | – |
 /// | parallel | `parallel-NOISE-TARGET-K`, e.g. `parallel-gaussian-w2-16`, `parallel-lowrank1-keys-16` | `sigma` (0.05) |
+/// | safe | `safe-NOISE-TARGET-K`, e.g. `safe-rademacher-w2-16` | `sigma` (0.05), `lambda` (1), `margin` (0) |
 /// | serial | `serial-rROUNDS-pPAIRS`, e.g. `serial-r8-p2` | `sigma` (0.05), `step` (0.02), `trust` (0.2), `patience` (8) |
 /// | gradient | `gradient-lLADDER-sSAMPLES`, e.g. `gradient-l4-s3` | `scale` (0.01), `gamma` (0.3) |
 /// | exhaustive | `exhaustive` | – |
@@ -380,6 +467,17 @@ impl std::str::FromStr for Variant {
                 noise: noise.parse()?,
                 target: target.parse()?,
             },
+            ["safe", noise, target, k] => {
+                let (l0, m0) = SAFE_DEFAULTS;
+                Variant::Safe {
+                    k: count(k, "K")?,
+                    sigma: real("sigma", raw("sigma"), DEFAULT_SIGMA)?,
+                    noise: noise.parse()?,
+                    target: target.parse()?,
+                    lambda: real("lambda", raw("lambda"), l0)?,
+                    margin: real("margin", raw("margin"), m0)?,
+                }
+            }
             ["serial", r, p] if r.starts_with('r') && p.starts_with('p') => {
                 let (s0, st0, t0, p0) = SERIAL_DEFAULTS;
                 let patience = match raw("patience") {
@@ -407,7 +505,7 @@ impl std::str::FromStr for Variant {
             _ => {
                 return Err(err(format!(
                     "unknown variant {head:?} (baseline, best-of-K, parallel-NOISE-TARGET-K, \
-                     serial-rR-pP, gradient-lL-sS, exhaustive)"
+                     safe-NOISE-TARGET-K, serial-rR-pP, gradient-lL-sS, exhaustive)"
                 )))
             }
         };
@@ -463,6 +561,7 @@ mod naming_tests {
                 "parallel-table-w2-16",
                 "parallel-lowrank1-keys-16",
                 "parallel-gaussian-keys-16",
+                "safe-rademacher-w2-16",
                 "gradient-l4-s3",
                 "serial-r8-p2",
                 "exhaustive",
@@ -545,6 +644,14 @@ mod naming_tests {
                     noise,
                     target,
                 },
+                Variant::Safe {
+                    k: u(next()),
+                    sigma: b,
+                    noise,
+                    target,
+                    lambda: c,
+                    margin: d,
+                },
                 Variant::Serial {
                     rounds: u(next()),
                     pairs: u(next()),
@@ -586,6 +693,9 @@ mod naming_tests {
             "parallel-gaussian-w2-16:sigma=NaN",
             "parallel-gaussian-w2-16:sigma=0.1,sigma=0.2",
             "parallel-gaussian-w2-16:step=0.1",
+            "parallel-gaussian-w2-16:lambda=1",
+            "safe-gaussian-w2",
+            "safe-gaussian-w2-16:lambda=nan",
             "baseline:sigma=0.1",
             "serial-8-2",
             "serial-r8-p2:patience=1.5",
