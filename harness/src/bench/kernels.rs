@@ -4,33 +4,54 @@
 //! (with the `peers` feature) the `gemm` and `matrixmultiply` crates on the
 //! same shapes.
 
-use crate::bench::peak::time_per_call;
+use crate::bench::cpu;
+use crate::bench::peak::{peak_for, time_per_call, Probe};
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
 use serde::Serialize;
 
-/// One measured kernel on one shape.
+/// One row of `last bench kernels`: a measured kernel on one shape
+/// (`row = "kernel"`), or one of the peak probes themselves (`row = "probe"`,
+/// see [`Probe`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelRecord {
-    /// Kernel name: `dense_f32`, `dense_f16`, `perturbed_gaussian`, …
+    /// `kernel` or `probe`.
+    pub row: &'static str,
+    /// Kernel name (`dense_f32`, `dense_f16`, `perturbed_gaussian`, …) or
+    /// probe name ([`Probe::name`]: `probe_fma_ymm`, `probe_fma_zmm`,
+    /// `probe_bf16_dpbf16ps`, `probe_fma_neon`).
     pub kernel: String,
-    /// Instruction-set path.
+    /// Instruction-set path the kernels dispatch (`scalar`, `avx2`, `neon`),
+    /// or the probe's own ISA ([`Probe::isa`]) on probe rows.
     pub isa: String,
-    /// Rows (batch).
+    /// Rows (batch); 0 on probe rows.
     pub m: usize,
-    /// Output features.
+    /// Output features; 0 on probe rows.
     pub n: usize,
-    /// Input features.
+    /// Input features; 0 on probe rows.
     pub k: usize,
-    /// Median nanoseconds per call.
+    /// Median nanoseconds per call; on probe rows, nanoseconds per probed
+    /// vector instruction (reciprocal throughput).
     pub ns_per_call: f64,
-    /// `2·m·n·k / time` (matrix FLOPs only; noise generation is overhead).
+    /// `2·m·n·k / time` (matrix FLOPs only; noise generation is overhead);
+    /// the probe's rate on probe rows.
     pub gflops: f64,
-    /// The peak-FMA probe of this run.
+    /// The fp32 FMA probe of the dispatched path ([`Probe::for_path`]),
+    /// measured beside this row; NaN (JSON `null`) on the scalar path.
     pub peak_gflops: f64,
-    /// `gflops / peak_gflops`.
+    /// Which probe `peak_gflops` is (`probe_fma_ymm` for `avx2`), if any.
+    pub peak_probe: Option<&'static str>,
+    /// `gflops / peak_gflops`: how well the kernel uses its own path.
     pub fraction_of_peak: f64,
+    /// The machine's widest fp32 FMA probe ([`Probe::widest_fp32`]: zmm
+    /// where AVX-512F exists), measured beside this row.
+    pub machine_peak_gflops: f64,
+    /// Which probe `machine_peak_gflops` is, if any.
+    pub machine_peak_probe: Option<&'static str>,
+    /// `gflops / machine_peak_gflops`: how far the kernel is from the
+    /// machine's fp32 limit.
+    pub fraction_of_machine_peak: f64,
     /// Best peer crate on the same shape (`max` of the two below), if measured.
     pub peer_gflops: Option<f64>,
     /// `gemm` crate, single-threaded, same shape.
@@ -39,6 +60,10 @@ pub struct KernelRecord {
     pub matrixmultiply_gflops: Option<f64>,
     /// Time relative to plain `dense_f32` on the same shape (perturbed kernels).
     pub vs_plain: Option<f64>,
+    /// CPU model ([`cpu::cpu_model`]).
+    pub cpu_model: String,
+    /// Detected ISA features ([`cpu::isa_set`]).
+    pub isa_set: Vec<&'static str>,
 }
 
 /// Which shapes to run.
@@ -106,33 +131,88 @@ impl Shape {
     }
 }
 
+/// The two peaks rows are compared with, measured together beside each
+/// shape, and the CPU they were measured on.
+struct Peaks {
+    path: Option<Probe>,
+    path_gflops: f64,
+    machine: Option<Probe>,
+    machine_gflops: f64,
+    cpu_model: String,
+    isa_set: Vec<&'static str>,
+}
+
+impl Peaks {
+    fn new(be: Backend) -> Self {
+        Peaks {
+            path: Probe::for_path(be.isa()),
+            path_gflops: f64::NAN,
+            machine: Probe::widest_fp32(),
+            machine_gflops: f64::NAN,
+            cpu_model: cpu::cpu_model(),
+            isa_set: cpu::isa_set(),
+        }
+    }
+
+    /// Re-measures both probes (once when they are the same probe).
+    fn measure(&mut self) {
+        let rate = |p: Option<Probe>| p.and_then(peak_for).unwrap_or(f64::NAN);
+        self.path_gflops = rate(self.path);
+        self.machine_gflops = if self.machine == self.path {
+            self.path_gflops
+        } else {
+            rate(self.machine)
+        };
+    }
+
+    /// A row of `gflops` against both peaks; shape and peers left empty.
+    fn row(&self, row: &'static str, kernel: &str, isa: &str, gflops: f64) -> KernelRecord {
+        KernelRecord {
+            row,
+            kernel: kernel.into(),
+            isa: isa.into(),
+            m: 0,
+            n: 0,
+            k: 0,
+            ns_per_call: f64::NAN,
+            gflops,
+            peak_gflops: self.path_gflops,
+            peak_probe: self.path.map(Probe::name),
+            fraction_of_peak: gflops / self.path_gflops,
+            machine_peak_gflops: self.machine_gflops,
+            machine_peak_probe: self.machine.map(Probe::name),
+            fraction_of_machine_peak: gflops / self.machine_gflops,
+            peer_gflops: None,
+            gemm_gflops: None,
+            matrixmultiply_gflops: None,
+            vs_plain: None,
+            cpu_model: self.cpu_model.clone(),
+            isa_set: self.isa_set.clone(),
+        }
+    }
+}
+
 fn record(
     kernel: &str,
     be: Backend,
     s: &Shape,
     secs: f64,
-    peak: f64,
+    peaks: &Peaks,
     peers: (Option<f64>, Option<f64>),
 ) -> KernelRecord {
-    let gflops = s.flops() / secs / 1e9;
     let peer = match peers {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
     KernelRecord {
-        kernel: kernel.into(),
-        isa: be.isa().name().into(),
         m: s.m,
         n: s.n,
         k: s.k,
         ns_per_call: secs * 1e9,
-        gflops,
-        peak_gflops: peak,
-        fraction_of_peak: gflops / peak,
         peer_gflops: peer,
         gemm_gflops: peers.0,
         matrixmultiply_gflops: peers.1,
-        vs_plain: None,
+        ..peaks.row("kernel", kernel, be.isa().name(), s.flops() / secs / 1e9)
     }
 }
 
@@ -320,12 +400,21 @@ pub fn time_perturbed(
     }
 }
 
-/// Runs the suite on `be`, calling `emit` for each record as it is measured.
+/// Runs the suite on `be`, calling `emit` for each record as it is
+/// measured: first one probe row per [`Probe`] this CPU runs, then the kernels.
 pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(&KernelRecord)) {
-    // The probe is re-measured beside every shape: this VM's clock drifts by
-    // ±20 % over seconds, so a fraction against a probe taken minutes
+    // The probes are re-measured beside every shape: this VM's clock drifts
+    // by ±20 % over seconds, so a fraction against a probe taken minutes
     // earlier would measure the drift, not the kernel.
-    let probe = || crate::bench::peak::peak_gflops().unwrap_or(f64::NAN);
+    let mut peaks = Peaks::new(be);
+    peaks.measure();
+    for p in Probe::ALL {
+        if let Some(g) = peak_for(p) {
+            let mut r = peaks.row("probe", p.name(), p.isa(), g);
+            r.ns_per_call = p.flop_per_instruction() / g;
+            emit(&r);
+        }
+    }
     let samples = 11;
     let mut shapes: Vec<(usize, usize, usize)> = SCENARIO_SHAPES
         .iter()
@@ -352,19 +441,19 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
             let _ = peers;
             (None, None)
         };
-        let peak = probe();
+        peaks.measure();
         let t32 = time_dense(be, m, n, k, false, samples);
-        emit(&record("dense_f32", be, &s, t32, peak, pr));
+        emit(&record("dense_f32", be, &s, t32, &peaks, pr));
         let t16 = time_dense(be, m, n, k, true, samples);
-        emit(&record("dense_f16", be, &s, t16, peak, pr));
+        emit(&record("dense_f16", be, &s, t16, &peaks, pr));
     }
     for &(m, n, k) in &[(50usize, 128usize, 128usize), (160, 128, 128)] {
         let s = Shape::new(m, n, k);
-        let peak = probe();
+        peaks.measure();
         let plain = time_dense(be, m, n, k, false, samples);
         for kind in PERTURBED {
             let t = time_perturbed(be, kind, m, n, k, samples);
-            let mut r = record(kind, be, &s, t, peak, (None, None));
+            let mut r = record(kind, be, &s, t, &peaks, (None, None));
             r.vs_plain = Some(t / plain);
             emit(&r);
         }
