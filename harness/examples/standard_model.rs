@@ -1,6 +1,7 @@
 //! Writes the standard scenario's model (`Config::standard()`, the seeded
 //! random weights `last bench` measures) to a folder, with a `serving.json`
-//! serving `parallel-gaussian-w2-16` at a 5 ms budget, so that `last
+//! serving `parallel-gaussian-w2-16` at a 5 ms budget (and a random
+//! four-member evaluator ensemble for the safe variant), so that `last
 //! serve` can be measured on the same shapes as `last bench`
 //! (`scripts/load-test.sh`).
 //! `cargo run --release -p last --example standard_model -- DIR`
@@ -26,8 +27,10 @@ fn main() {
             lowrank1_keys: s,
         },
         gradient_scale: 0.01,
+        safe: Some(Variant::safe_standard()),
     };
     let result = Model::random(Config::standard(), 7, last_kernels::Backend::detect())
+        .and_then(|m| m.with_random_ensemble(last::bench::scenario::BENCH_MEMBERS, 7))
         .and_then(|m| m.save(&dir))
         .and_then(|()| serving.write(&dir));
     if let Err(e) = result {

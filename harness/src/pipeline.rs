@@ -58,6 +58,8 @@ pub struct TrainSummary {
     pub generator: GenTrainReport,
     /// The second logging round, when it ran.
     pub relog: Option<crate::train::RelogReport>,
+    /// Training of the further ensemble members.
+    pub ensemble: Vec<EvalTrainReport>,
     /// Wall time (s).
     pub seconds: f64,
     /// Dataset preparation notes.
@@ -75,11 +77,18 @@ pub fn train(
     let mut m = Model::random(data.cfg.clone(), o.seed, be).map_err(|e| e.to_string())?;
     let evaluator = train_evaluator(&mut m, data, o).map_err(|e| e.to_string())?;
     let generator = train_generator(&mut m, data, o).map_err(|e| e.to_string())?;
-    let relog = match o.relog {
-        0 => None,
-        _ if !data.simulated_clicks => None,
-        per => Some(crate::train::second_round(&mut m, data, per, o).map_err(|e| e.to_string())?),
+    let (relog, both) = match o.relog {
+        0 => (None, None),
+        _ if !data.simulated_clicks => (None, None),
+        per => {
+            let (r, both) =
+                crate::train::second_round(&mut m, data, per, o).map_err(|e| e.to_string())?;
+            (Some(r), Some(both))
+        }
     };
+    // The members learn from the same logs as the evaluator they join.
+    let members = crate::train::train_ensemble(&mut m, both.as_ref().unwrap_or(data), o.members, o)
+        .map_err(|e| e.to_string())?;
     Ok((
         m,
         TrainSummary {
@@ -88,6 +97,7 @@ pub fn train(
             evaluator,
             generator,
             relog,
+            ensemble: members,
             seconds: t.elapsed().as_secs_f64(),
             notes: data.notes.clone(),
         },

@@ -56,13 +56,25 @@ fn one_member_serves_the_parallel_list() {
         let f = Features::random(&m.cfg, 20, seed);
         for (noise, target) in NOISES {
             let par = m
-                .serve(&request(&f, seed, safe(noise, target, 0.0, 0.0).search()), &mut s, None)
+                .serve(
+                    &request(&f, seed, safe(noise, target, 0.0, 0.0).search()),
+                    &mut s,
+                    None,
+                )
                 .unwrap();
             for lambda in [0.0, 1.0, 50.0] {
                 let r = m
-                    .serve(&request(&f, seed, safe(noise, target, lambda, 0.0)), &mut s, None)
+                    .serve(
+                        &request(&f, seed, safe(noise, target, lambda, 0.0)),
+                        &mut s,
+                        None,
+                    )
                     .unwrap();
-                assert_eq!(r.decision(), par.decision(), "seed {seed} {noise} λ {lambda}");
+                assert_eq!(
+                    r.decision(),
+                    par.decision(),
+                    "seed {seed} {noise} λ {lambda}"
+                );
             }
             changed += usize::from(par.list != par.baseline_list);
         }
@@ -79,7 +91,9 @@ fn identical_members_serve_the_parallel_list() {
     for seed in 0..30 {
         let f = Features::random(&m.cfg, 20, seed);
         let v = safe(NoiseSpec::Gaussian, Target::W2, 5.0, 0.0);
-        let par = m.serve(&request(&f, seed, v.search()), &mut s, None).unwrap();
+        let par = m
+            .serve(&request(&f, seed, v.search()), &mut s, None)
+            .unwrap();
         let r = m.serve(&request(&f, seed, v), &mut s, None).unwrap();
         assert_eq!(r.list, par.list, "seed {seed}");
         assert_eq!(r.score.to_bits(), par.score.to_bits());
@@ -112,7 +126,10 @@ fn the_served_list_clears_its_bound_and_pessimism_changes_less() {
     let mut changed = [0usize; 3];
     for seed in 0..60 {
         let f = Features::random(&m.cfg, 20, seed);
-        for (c, (lambda, margin)) in [(0.0, 0.0), (1.0, 0.0), (1.0, 0.05)].into_iter().enumerate() {
+        for (c, (lambda, margin)) in [(0.0, 0.0), (1.0, 0.0), (1.0, 0.05)]
+            .into_iter()
+            .enumerate()
+        {
             let v = safe(NoiseSpec::Rademacher, Target::W2, lambda, margin);
             let req = request(&f, seed, v);
             let r = m.serve(&req, &mut s, None).unwrap();
@@ -124,14 +141,20 @@ fn the_served_list_clears_its_bound_and_pessimism_changes_less() {
             changed[c] += 1;
             let (mean, sd) = gain_stats(&m, &req, &r.baseline_list, &r.list);
             let bound = mean - lambda as f64 * sd;
-            assert!(bound > margin as f64, "seed {seed}: bound {bound} ≤ margin {margin}");
+            assert!(
+                bound > margin as f64,
+                "seed {seed}: bound {bound} ≤ margin {margin}"
+            );
             // The reported score is member 0's.
             let own = m.ensemble_scores(0, &req, &r.list).unwrap()[0];
             assert_eq!(own.to_bits(), r.score.to_bits());
         }
     }
     assert!(changed[0] > 0, "no request changed at λ = 0");
-    assert!(changed[0] >= changed[1] && changed[1] >= changed[2], "{changed:?}");
+    assert!(
+        changed[0] >= changed[1] && changed[1] >= changed[2],
+        "{changed:?}"
+    );
     assert_eq!(m.weights_hash(), before);
 }
 

@@ -523,6 +523,7 @@ fn settings_file() -> last::model::ServingSettings {
             lowrank1_keys: 0.5,
         },
         gradient_scale: 0.02,
+        safe: None,
     }
 }
 

@@ -145,6 +145,10 @@ pub fn standard_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> 
     }
 }
 
+/// Evaluator ensemble size of the benchmark's model (the training
+/// default): only the safe variant reads the further members.
+pub const BENCH_MEMBERS: usize = 4;
+
 /// One latency benchmark result (`last bench --scenario … --json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LatencyRecord {
@@ -154,6 +158,10 @@ pub struct LatencyRecord {
     pub scenario: String,
     /// Kernel path.
     pub isa: String,
+    /// CPU model ([`crate::bench::cpu::cpu_model`]).
+    pub cpu_model: String,
+    /// Detected ISA features ([`crate::bench::cpu::isa_set`]).
+    pub isa_set: Vec<&'static str>,
     /// Threads used for candidates.
     pub threads: usize,
     /// Requests measured.
@@ -207,7 +215,9 @@ pub fn bench_latency(
     }
     let mut cfg = Config::standard();
     cfg.max_candidates = cfg.max_candidates.max(scenario.n());
-    let model = Model::random(cfg.clone(), 7, backend).map_err(|e| e.to_string())?;
+    let model = Model::random(cfg.clone(), 7, backend)
+        .and_then(|m| m.with_random_ensemble(BENCH_MEMBERS, 7))
+        .map_err(|e| e.to_string())?;
     let pool = if threads > 1 {
         Some(
             rayon::ThreadPoolBuilder::new()
@@ -268,6 +278,8 @@ pub fn bench_latency(
         variant: variant.to_string(),
         scenario: format!("{scenario:?}").to_lowercase(),
         isa: backend.isa().name().into(),
+        cpu_model: crate::bench::cpu::cpu_model(),
+        isa_set: crate::bench::cpu::isa_set(),
         threads,
         requests,
         p50_us: p50,

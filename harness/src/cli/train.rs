@@ -25,6 +25,11 @@ pub struct Args {
     /// LETOR data only), then the evaluator retrained on both rounds; 0 = none.
     #[arg(long, default_value_t = last::train::TrainOptions::default().relog, value_parser = super::args::usize_in(0, 64))]
     relog: usize,
+    /// Evaluator ensemble size, the evaluator included: the further members
+    /// train on bootstrap resamples of the same logs with their own seeds
+    /// (read by the safe variant); 1 = the evaluator alone.
+    #[arg(long, default_value_t = last::train::TrainOptions::default().members, value_parser = super::args::usize_in(1, last::model::MAX_MEMBERS))]
+    members: usize,
 }
 
 pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
@@ -35,6 +40,7 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
     let o = last::train::TrainOptions {
         seed: a.seed,
         relog: a.relog,
+        members: a.members,
         ..Default::default()
     };
     let (m, summary) = train(&d, &o, be).map_err(runtime)?;

@@ -119,14 +119,9 @@ pub(super) fn cap(split: &[Instance], max: Option<usize>) -> &[Instance] {
     &split[..max.unwrap_or(usize::MAX).min(split.len())]
 }
 
-/// The variants compared at equal K, σ and step scale from validation.
-pub fn arms(
-    k: usize,
-    n: usize,
-    len: usize,
-    sigma: &[(NoiseSpec, Target, f32)],
-    scale: f32,
-) -> Vec<Arm> {
+/// The variants compared at equal K, σ and step scale from validation,
+/// and the safe variant tuned there.
+pub fn arms(k: usize, n: usize, len: usize, t: &Tuning) -> Vec<Arm> {
     let k = k.max(2);
     let mut v = vec![
         Arm::Initial,
@@ -135,11 +130,11 @@ pub fn arms(
         Arm::Serve(Variant::GradientExploration {
             ladder: k / 2,
             samples: k - k / 2 - 1,
-            scale,
+            scale: t.scale,
             gamma: 0.3,
         }),
     ];
-    for &(noise, target, s) in sigma {
+    for &(noise, target, s) in &t.sigmas {
         v.push(Arm::Serve(Variant::Parallel {
             k,
             sigma: s,
@@ -147,7 +142,8 @@ pub fn arms(
             target,
         }));
     }
-    let sig = sigma.first().map(|s| s.2).unwrap_or(0.05);
+    v.push(Arm::Serve(with_k(t.safe, k)));
+    let sig = t.sigmas.first().map(|s| s.2).unwrap_or(0.05);
     v.push(Arm::Serve(Variant::Serial {
         rounds: (k / 4).max(1),
         pairs: 2,
@@ -160,6 +156,28 @@ pub fn arms(
         v.push(Arm::Serve(Variant::Exhaustive));
     }
     v
+}
+
+/// `v` with K candidates (for the safe and parallel variants).
+pub(super) fn with_k(v: Variant, k: usize) -> Variant {
+    match v {
+        Variant::Safe {
+            sigma,
+            noise,
+            target,
+            lambda,
+            margin,
+            ..
+        } => Variant::Safe {
+            k,
+            sigma,
+            noise,
+            target,
+            lambda,
+            margin,
+        },
+        v => v,
+    }
 }
 
 /// The noise kinds compared.
@@ -178,75 +196,135 @@ pub(super) fn max_n(split: &[Instance]) -> usize {
 /// A noise kind, its target and the σ chosen for it.
 pub type Tuned = (NoiseSpec, Target, f32);
 
-/// What tuning on validation chose: σ per noise kind, the gradient scale,
-/// and the variant (the generator alone included) with the highest mean
-/// validation ground-truth reward at those knobs.
-pub type Tuning = (Vec<Tuned>, f32, Variant);
+/// What tuning on validation chose.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// σ per noise kind (highest mean validation reward).
+    pub sigmas: Vec<Tuned>,
+    /// The gradient step scale (the same criterion).
+    pub scale: f32,
+    /// The variant (the generator alone included) with the highest mean
+    /// validation reward at those knobs.
+    pub best: Variant,
+    /// The safe variant: noise, σ (from `sigmas`), λ and margin whose 95 %
+    /// validation interval of the gain over the generator (bootstrap over
+    /// queries: the requests of one query resampled together) has the
+    /// highest lower end, the pessimistic estimate of what it gains (ties:
+    /// the higher mean gain).
+    pub safe: Variant,
+    /// Every safe setting tried: name, mean validation gain, lower end of
+    /// its 95 % interval over queries.
+    pub safe_grid: Vec<(String, f64, f64)>,
+}
 
 /// Chooses σ per noise kind and the gradient scale on the validation split
-/// by mean ground-truth reward, and the best of the tuned variants and the
-/// generator alone on the same split (never on test).
+/// by mean ground-truth reward, the best of the tuned variants and the
+/// generator alone on the same split, and the safe variant's knobs (see
+/// [`Tuning::safe`]). Only the validation split is served here: the test
+/// split and its labels are not passed in ([`EvalOptions::max_requests`]
+/// caps it like the test split).
 pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalError> {
     let valid = cap(&data.valid, o.max_requests);
+    let (l0, m0) = crate::serve::SAFE_DEFAULTS;
+    let safe_of = |(noise, target, sigma): Tuned, lambda, margin| Variant::Safe {
+        k: o.k,
+        sigma,
+        noise,
+        target,
+        lambda,
+        margin,
+    };
     if valid.is_empty() {
         let s = o.sigma_grid.first().copied().unwrap_or(0.05);
         let sc = o.scale_grid.first().copied().unwrap_or(0.01);
-        let chosen = NOISES.iter().map(|&(n, t)| (n, t, s)).collect();
-        return Ok((chosen, sc, Variant::Baseline));
+        let sigmas: Vec<Tuned> = NOISES.iter().map(|&(n, t)| (n, t, s)).collect();
+        let safe = safe_of(sigmas[1], l0, m0);
+        return Ok(Tuning {
+            sigmas,
+            scale: sc,
+            best: Variant::Baseline,
+            safe,
+            safe_grid: Vec::new(),
+        });
     }
     let mean = |x: &[f64]| metrics::mean(x);
-    let base = mean(
-        &run_arm(
-            m,
-            data,
-            valid,
-            Arm::Serve(Variant::Baseline),
-            o.budget,
-            o.seed ^ 0x7a1,
-        )?
-        .gt,
-    );
+    let run = |v: Variant| run_arm(m, data, valid, Arm::Serve(v), o.budget, o.seed ^ 0x7a1);
+    let base_gt = run(Variant::Baseline)?.gt;
+    // Requests of one query are resampled together (see
+    // `metrics::bootstrap_group_mean_ci`).
+    let groups = metrics::groups_of(valid.iter().map(|i| i.key.as_str()));
+    let base = mean(&base_gt);
     let mut overall = (base, Variant::Baseline);
-    let mut chosen = Vec::new();
+    let mut offer = |r: f64, v: Variant| {
+        if r > overall.0 {
+            overall = (r, v);
+        }
+    };
+    let mut sigmas = Vec::new();
     for &(noise, target) in &NOISES {
         let mut best = (f64::NEG_INFINITY, 0.05);
         for &s in &o.sigma_grid {
-            let arm = Arm::Serve(Variant::Parallel {
+            let v = Variant::Parallel {
                 k: o.k,
                 sigma: s,
                 noise,
                 target,
-            });
-            let r = mean(&run_arm(m, data, valid, arm, o.budget, o.seed ^ 0x7a1)?.gt);
+            };
+            let r = mean(&run(v)?.gt);
             if r > best.0 {
                 best = (r, s);
             }
-            if r > overall.0 {
-                if let Arm::Serve(v) = arm {
-                    overall = (r, v);
-                }
-            }
+            offer(r, v);
         }
-        chosen.push((noise, target, best.1));
+        sigmas.push((noise, target, best.1));
     }
     let mut best = (f64::NEG_INFINITY, 0.01);
     let k = o.k.max(2);
     for &sc in &o.scale_grid {
-        let arm = Arm::Serve(Variant::GradientExploration {
+        let v = Variant::GradientExploration {
             ladder: k / 2,
             samples: k - k / 2 - 1,
             scale: sc,
             gamma: 0.3,
-        });
-        let r = mean(&run_arm(m, data, valid, arm, o.budget, o.seed ^ 0x7a1)?.gt);
+        };
+        let r = mean(&run(v)?.gt);
         if r > best.0 {
             best = (r, sc);
         }
-        if r > overall.0 {
-            if let Arm::Serve(v) = arm {
-                overall = (r, v);
+        offer(r, v);
+    }
+    // Safe: the highest lower end, then the highest mean gain.
+    let mut safe: Option<(f64, f64, Variant)> = None;
+    let mut safe_grid = Vec::new();
+    for &t in &sigmas {
+        for &lambda in &o.lambda_grid {
+            for &margin in &o.margin_grid {
+                let v = safe_of(t, lambda, margin);
+                let gt = run(v)?.gt;
+                let diffs: Vec<f64> = gt.iter().zip(&base_gt).map(|(a, b)| a - b).collect();
+                let gain = mean(&diffs);
+                let low = metrics::bootstrap_group_mean_ci(
+                    &diffs,
+                    &groups,
+                    o.bootstrap,
+                    0.95,
+                    o.seed ^ 0x5afe,
+                )
+                .map_or(0.0, |i| i.low);
+                safe_grid.push((v.name(), gain, low));
+                if safe.is_none_or(|(l, g, _)| low > l || (low == l && gain > g)) {
+                    safe = Some((low, gain, v));
+                }
+                offer(mean(&gt), v);
             }
         }
     }
-    Ok((chosen, best.1, overall.1))
+    let safe = safe.map_or(safe_of(sigmas[1], l0, m0), |s| s.2);
+    Ok(Tuning {
+        sigmas,
+        scale: best.1,
+        best: overall.1,
+        safe,
+        safe_grid,
+    })
 }

@@ -358,5 +358,78 @@ pub fn bootstrap_mean_ci(
     })
 }
 
+/// [`bootstrap_mean_ci`] resampling whole **groups** (e.g. every request
+/// of one query): `group[i]` is element `i`'s group number (`0..G`); each
+/// resample draws G groups with replacement and takes the mean of all their
+/// elements. Requests of one query are not independent, so this interval
+/// is the honest one when a split holds few queries. With every element
+/// its own group (`group[i] = i`) it is exactly [`bootstrap_mean_ci`].
+///
+/// Returns `None` as [`bootstrap_mean_ci`] does, or when `group` is not as
+/// long as `diffs` or names a group beyond the largest number present
+/// minus gaps (every number in `0..G` must occur).
+pub fn bootstrap_group_mean_ci(
+    diffs: &[f64],
+    group: &[usize],
+    resamples: usize,
+    level: f64,
+    seed: u64,
+) -> Option<Interval> {
+    if diffs.is_empty() || resamples == 0 || !(level > 0.0 && level <= 1.0) {
+        return None;
+    }
+    if group.len() != diffs.len() {
+        return None;
+    }
+    let g = group.iter().max().map_or(0, |m| m + 1);
+    let mut sums = vec![0f64; g];
+    let mut counts = vec![0usize; g];
+    for (&d, &k) in diffs.iter().zip(group) {
+        sums[k] += d;
+        counts[k] += 1;
+    }
+    if counts.contains(&0) {
+        return None;
+    }
+    let mut rng = crate::rng::Rng::from_state(seed);
+    let mut below = |n: usize| ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize;
+    let mut means: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let (mut sum, mut count) = (0f64, 0usize);
+            for _ in 0..g {
+                let k = below(g);
+                sum += sums[k];
+                count += counts[k];
+            }
+            sum / count as f64
+        })
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let alpha = (1.0 - level) / 2.0;
+    Some(Interval {
+        low: quantile_sorted(&means, alpha),
+        high: quantile_sorted(&means, 1.0 - alpha),
+    })
+}
+
+/// Group numbers `0..G` of `keys`, in order of first appearance, where a
+/// key's group is its part before the first `#` (the data sources name a
+/// request `QUERY#r`).
+pub fn groups_of<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<usize> {
+    let mut names: Vec<&str> = Vec::new();
+    keys.into_iter()
+        .map(|k| {
+            let q = k.split('#').next().unwrap_or(k);
+            match names.iter().position(|n| *n == q) {
+                Some(i) => i,
+                None => {
+                    names.push(q);
+                    names.len() - 1
+                }
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

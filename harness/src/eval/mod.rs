@@ -23,8 +23,8 @@ use crate::model::Model;
 use crate::rng::Rng;
 use crate::serve::{NoiseSpec, Request, Scratch, ServeError, Target, Variant};
 use crate::train::{kendall_taus, predict_logs, EvalPass, TrainError};
-pub use arms::{arms, tune, Arm, Tuned, NOISES};
-use arms::{cap, max_n, run_arm, Outcome};
+pub use arms::{arms, tune, Arm, Tuned, Tuning, NOISES};
+use arms::{cap, max_n, run_arm, with_k, Outcome};
 use metrics::Interval;
 pub use quality::evaluator_quality;
 use serde::Serialize;
@@ -51,6 +51,10 @@ pub struct EvalOptions {
     pub sigma_grid: Vec<f32>,
     /// Step-scale grid searched on validation for gradient exploration.
     pub scale_grid: Vec<f32>,
+    /// λ grid searched on validation for the safe variant.
+    pub lambda_grid: Vec<f32>,
+    /// Margin grid (evaluator score) searched on validation for the safe variant.
+    pub margin_grid: Vec<f32>,
 }
 
 impl Default for EvalOptions {
@@ -68,6 +72,8 @@ impl Default for EvalOptions {
             max_requests: None,
             sigma_grid: vec![0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0],
             scale_grid: vec![0.005, 0.01, 0.02, 0.05],
+            lambda_grid: vec![0.0, 0.5, 1.0, 2.0, 4.0],
+            margin_grid: vec![0.0, 0.005, 0.02, 0.05],
         }
     }
 }
@@ -183,6 +189,9 @@ pub struct Report {
     /// The serving defaults chosen on validation (`last eval` writes them
     /// to the model folder's `serving.json`).
     pub serving: crate::model::ServingSettings,
+    /// The safe variant's validation grid: setting, mean gain in
+    /// expected clicks over the generator, lower end of its 95 % interval.
+    pub safe_validation: Vec<(String, f64, f64)>,
     /// Evaluator quality.
     pub evaluator: EvaluatorQuality,
     /// One row per variant.
@@ -213,18 +222,21 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
     }
     // Progress in passes over a split: the tuning runs, one per arm, one
     // per sweep point, and the evaluator-quality pass.
-    let tune_runs = NOISES.len() * o.sigma_grid.len() + o.scale_grid.len() + 1;
+    let tune_runs = NOISES.len() * (o.sigma_grid.len() + o.lambda_grid.len() * o.margin_grid.len())
+        + o.scale_grid.len()
+        + 1;
     let mut bar = crate::progress::Progress::new(
         "eval",
-        tune_runs + NOISES.len() + 6 + 5 * o.sweep.len() + 1,
+        tune_runs + NOISES.len() + 7 + 6 * o.sweep.len() + 1,
     );
     bar.note(&format!(
-        "tuning σ and the gradient scale on {} validation requests",
+        "tuning σ, the gradient scale, λ and the margin on {} validation requests",
         cap(&data.valid, o.max_requests).len()
     ));
-    let (sigmas, scale, best) = tune(m, data, o)?;
+    let tuning = tune(m, data, o)?;
     bar.inc(tune_runs);
-    let arms = arms(o.k, max_n(test), data.len, &sigmas, scale);
+    let arms = arms(o.k, max_n(test), data.len, &tuning);
+    let (sigmas, scale) = (&tuning.sigmas, tuning.scale);
     bar.note(&format!(
         "{} variants on {} test requests",
         arms.len(),
@@ -244,7 +256,7 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
         .iter()
         .map(|(arm, out)| row(*arm, out, &base, o, test.len()))
         .collect();
-    let sweep = budget_sweep(m, data, test, o, &sigmas, scale, &mut bar)?;
+    let sweep = budget_sweep(m, data, test, o, &tuning, &mut bar)?;
     Ok(Report {
         dataset: data.name.clone(),
         isa: m.backend.isa().name().to_string(),
@@ -262,7 +274,8 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
             })
             .chain(std::iter::once(("gradient_scale".to_string(), scale)))
             .collect(),
-        serving: serving_settings(&sigmas, scale, best, o),
+        serving: serving_settings(&tuning, o),
+        safe_validation: tuning.safe_grid.clone(),
         evaluator: {
             let q = evaluator_quality(m, data, o)?;
             bar.finish();
@@ -274,12 +287,8 @@ pub fn evaluate(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Report, Ev
 }
 
 /// The tuned knobs and the validation-best variant as `serving.json`.
-fn serving_settings(
-    sigmas: &[Tuned],
-    scale: f32,
-    best: Variant,
-    o: &EvalOptions,
-) -> crate::model::ServingSettings {
+fn serving_settings(t: &Tuning, o: &EvalOptions) -> crate::model::ServingSettings {
+    let (sigmas, scale, best) = (&t.sigmas, t.scale, t.best);
     let sig = |noise| {
         sigmas
             .iter()
@@ -301,6 +310,7 @@ fn serving_settings(
             lowrank1_keys: sig(NoiseSpec::LowRank(1)),
         },
         gradient_scale: scale,
+        safe: Some(t.safe),
     }
 }
 
@@ -370,10 +380,10 @@ fn budget_sweep(
     data: &Dataset,
     test: &[Instance],
     o: &EvalOptions,
-    sigmas: &[Tuned],
-    scale: f32,
+    t: &Tuning,
     bar: &mut crate::progress::Progress,
 ) -> Result<Vec<SweepPoint>, EvalError> {
+    let (sigmas, scale) = (&t.sigmas, t.scale);
     let mut sweep = Vec::new();
     let sig = |noise: NoiseSpec| {
         sigmas
@@ -403,6 +413,7 @@ fn budget_sweep(
             scale,
             gamma: 0.3,
         }),
+        Arm::Serve(with_k(t.safe, kk)),
         Arm::Serve(Variant::Serial {
             rounds: kk / 4,
             pairs: 2,

@@ -88,10 +88,11 @@ impl Model {
         cfg.check()?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Format(e.to_string()))?;
         let (h, dx, du) = (cfg.hidden, cfg.d_x, cfg.d_u);
-        let names: Vec<&str> = st.names().into_iter().map(|s| &s[..]).collect();
-        let members = 1 + (0..super::MAX_MEMBERS - 1)
-            .take_while(|i| names.contains(&format!("ensemble.{i}.l1.weight").as_str()))
-            .count();
+        let names: Vec<&str> = st.names();
+        let members = 1
+            + (0..super::MAX_MEMBERS - 1)
+                .take_while(|i| names.contains(&format!("ensemble.{i}.l1.weight").as_str()))
+                .count();
         let expected: Vec<(String, Vec<usize>)> = {
             let mut v = Vec::new();
             let mut lay = |name: &str, n: usize, k: usize| {

@@ -46,6 +46,9 @@ pub struct ServingSettings {
     pub sigma: Sigmas,
     /// The gradient-exploration step scale.
     pub gradient_scale: f32,
+    /// The safe variant with its tuned noise, σ, λ and margin, when tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe: Option<Variant>,
 }
 
 fn name<S: Serializer>(v: &Variant, s: S) -> Result<S::Ok, S::Error> {
@@ -154,6 +157,7 @@ mod tests {
                 lowrank1_keys: 0.5,
             },
             gradient_scale: 0.01,
+            safe: Some("safe-gaussian-w2-16:lambda=2,margin=0.01".parse().unwrap()),
         }
     }
 

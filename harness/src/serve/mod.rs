@@ -42,11 +42,11 @@ pub use deadline::Deadline;
 pub use error::ServeError;
 pub use request::{Decision, Request, Response};
 pub use scratch::Scratch;
-pub use variant::{NoiseSpec, Target, Variant};
+pub use variant::{NoiseSpec, Target, Variant, SAFE_DEFAULTS};
 
 use batch::{Best, Cand, Lead};
-use pessimism::Kept;
 use parallel::low_rank;
+use pessimism::Kept;
 use scratch::{ChunkBufs, EncRows, EvalParts, Shared};
 
 use crate::model::Model;
@@ -148,11 +148,19 @@ impl Model {
             ..*req
         };
         let req = &search;
+        // With further members, the search stops at 3/4 of the time left
+        // so the ensemble pass fits in the budget (see `pessimism`).
+        let search_deadline = match (pessimism, deadline.instant()) {
+            (Some(_), Some(at)) if self.members() > 1 => {
+                Deadline::at(start + at.saturating_duration_since(start) * 3 / 4)
+            }
+            _ => deadline,
+        };
         let ctx = Ctx {
             m: self,
             req,
             n,
-            deadline,
+            deadline: search_deadline,
         };
         scratch.flops = 0;
         ctx.encode_shared(scratch, pool)?;
@@ -250,7 +258,7 @@ impl Model {
         }
         let exhausted = match pessimism {
             Some((lambda, margin)) => {
-                ctx.select_pessimistic(lambda, margin, scratch, &mut best)? || exhausted
+                ctx.select_pessimistic(lambda, margin, deadline, scratch, &mut best)? || exhausted
             }
             None => exhausted,
         };

@@ -16,9 +16,10 @@
 //!
 //! With one member and a margin of 0 the bound is member 0's gain, and the
 //! rule is the search's own (strictly above the baseline, highest score,
-//! earliest on ties), so the served list is the search's. If the deadline
-//! passes before the ensemble pass, the baseline is served: an unchecked
-//! candidate is not served by the safe variant.
+//! earliest on ties), so the served list is the search's. With further
+//! members the search stops at 3/4 of the time left, leaving the rest to
+//! the ensemble pass; if the request's deadline passes before that pass,
+//! the baseline is served: the safe variant serves no unchecked candidate.
 
 use super::*;
 use crate::model::{EvalRows, Evaluator};
@@ -122,12 +123,14 @@ impl Ctx<'_, '_> {
     }
 
     /// Replaces `best` by the pessimistic choice among the lists `best`
-    /// kept (see the module docs). Returns whether the deadline cut the
-    /// ensemble pass (the baseline is then served).
+    /// kept (see the module docs). Returns whether `deadline` (the
+    /// request's, later than the search's) passed before the ensemble pass
+    /// (the baseline is then served).
     pub(super) fn select_pessimistic(
         &self,
         lambda: f32,
         margin: f32,
+        deadline: Deadline,
         s: &mut Scratch,
         best: &mut Best,
     ) -> Result<bool, ServeError> {
@@ -139,7 +142,7 @@ impl Ctx<'_, '_> {
         best.winner = 0;
         let c = kept.len();
         let members = self.m.members();
-        let cut = c > 0 && members > 1 && self.deadline.passed();
+        let cut = c > 0 && members > 1 && deadline.passed();
         if c > 0 && !cut {
             let mut p = std::mem::take(&mut s.pess);
             let rows = c + 1;
@@ -200,7 +203,7 @@ impl Model {
                 self.members()
             )));
         }
-        if lists.len() % l != 0 || lists.iter().any(|&i| i >= n) {
+        if !lists.len().is_multiple_of(l) || lists.iter().any(|&i| i >= n) {
             return Err(ServeError::BadKnob(
                 "lists must hold whole lists of L candidate indices".into(),
             ));

@@ -16,6 +16,7 @@ use crate::progress::Progress;
 use crate::rng::Rng;
 use last_kernels::{Activation, KernelError, MatMut, MatRef};
 
+mod ensemble;
 mod evaluator;
 mod generator;
 mod params;
@@ -23,6 +24,7 @@ mod relog;
 #[cfg(test)]
 mod tests;
 
+pub use ensemble::train_ensemble;
 pub use evaluator::{eval_logloss_grad, predict_logs, EvalPass};
 pub use generator::{gen_backward, rollout, Pick, Rollout};
 pub use params::Adam;
@@ -73,6 +75,9 @@ pub struct TrainOptions {
     /// logged from the trained generator, then the evaluator fine-tuned on
     /// both rounds (0 = none; only where clicks can be simulated).
     pub relog: usize,
+    /// Evaluator ensemble size, the evaluator included (1 = no further
+    /// members; see [`train_ensemble`]).
+    pub members: usize,
 }
 
 impl Default for TrainOptions {
@@ -90,6 +95,7 @@ impl Default for TrainOptions {
             gamma: 0.3,
             patience: 3,
             relog: 4,
+            members: 4,
         }
     }
 }

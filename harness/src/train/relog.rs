@@ -129,13 +129,14 @@ pub fn with_generator_logs(
 
 /// The second round: logs from the generator, then the evaluator retrained
 /// on both rounds (from the same initialisation, early stopping on both
-/// rounds' validation logs). The generator is not changed.
+/// rounds' validation logs). The generator is not changed. Returns the
+/// report and the data with both rounds (what the ensemble trains on).
 pub fn second_round(
     m: &mut Model,
     data: &Dataset,
     per: usize,
     o: &TrainOptions,
-) -> Result<RelogReport, TrainError> {
+) -> Result<(RelogReport, Dataset), TrainError> {
     let both = with_generator_logs(m, data, per, o.seed)?;
     let probe: Vec<Instance> = data.valid.iter().take(200).cloned().collect();
     let taus = |m: &Model| {
@@ -148,7 +149,7 @@ pub fn second_round(
     m.eval = Model::random(m.cfg.clone(), o.seed, m.backend)?.eval;
     let evaluator = train_evaluator(m, &both, o)?;
     let after = taus(m)?;
-    Ok(RelogReport {
+    let report = RelogReport {
         impressions: (
             both.train_logs.len() - data.train_logs.len(),
             both.valid_logs.len() - data.valid_logs.len(),
@@ -156,5 +157,6 @@ pub fn second_round(
         valid_tau_policy: (before.1, after.1),
         valid_tau_random: (before.0, after.0),
         evaluator,
-    })
+    };
+    Ok((report, both))
 }

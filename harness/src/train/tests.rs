@@ -235,7 +235,8 @@ fn second_round_retrains_the_evaluator_and_measures_tau_before_and_after() {
         eval_epochs: 2,
         ..TrainOptions::default()
     };
-    let r = second_round(&mut m, &data, 2, &o).unwrap();
+    let (r, both) = second_round(&mut m, &data, 2, &o).unwrap();
+    assert!(both.train_logs.len() > data.train_logs.len());
     assert_eq!(r.impressions, (2 * data.train.len(), 2 * data.valid.len()));
     assert!(r.evaluator.epochs >= 1);
     for t in [r.valid_tau_policy, r.valid_tau_random] {

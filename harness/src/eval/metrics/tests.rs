@@ -418,3 +418,42 @@ fn interval_serializes() {
     .unwrap();
     assert_eq!(s, r#"{"low":-0.5,"high":1.25}"#);
 }
+
+#[test]
+fn group_bootstrap_with_singletons_is_the_plain_bootstrap() {
+    let mut rng = crate::rng::Rng::from_state(5);
+    let xs: Vec<f64> = (0..57).map(|_| rng.uniform() - 0.4).collect();
+    let single: Vec<usize> = (0..xs.len()).collect();
+    let a = bootstrap_mean_ci(&xs, 500, 0.95, 77).unwrap();
+    let b = bootstrap_group_mean_ci(&xs, &single, 500, 0.95, 77).unwrap();
+    assert_eq!(
+        (a.low.to_bits(), a.high.to_bits()),
+        (b.low.to_bits(), b.high.to_bits())
+    );
+}
+
+#[test]
+fn group_bootstrap_widens_with_correlated_groups() {
+    // 8 groups of 30 identical values: 8 independent draws, not 240.
+    let mut rng = crate::rng::Rng::from_state(9);
+    let per: Vec<f64> = (0..8).map(|_| rng.uniform() - 0.5).collect();
+    let xs: Vec<f64> = per.iter().flat_map(|&v| [v; 30]).collect();
+    let groups: Vec<usize> = (0..8).flat_map(|g| [g; 30]).collect();
+    let plain = bootstrap_mean_ci(&xs, 1000, 0.95, 1).unwrap();
+    let grouped = bootstrap_group_mean_ci(&xs, &groups, 1000, 0.95, 1).unwrap();
+    let w = |i: Interval| i.high - i.low;
+    assert!(w(grouped) > 3.0 * w(plain), "{grouped:?} vs {plain:?}");
+    // Bad group vectors are refused.
+    assert!(bootstrap_group_mean_ci(&xs, &groups[1..], 10, 0.95, 1).is_none());
+    let mut gap = groups.clone();
+    gap[0] = 9;
+    assert!(bootstrap_group_mean_ci(&xs, &gap, 10, 0.95, 1).is_none());
+}
+
+#[test]
+fn groups_are_the_key_before_the_hash() {
+    assert_eq!(
+        groups_of(["q1#0", "q1#1", "q2#0", "u7", "q1#2", "u7"]),
+        [0, 0, 1, 2, 0, 2]
+    );
+}
