@@ -34,7 +34,10 @@ use std::time::{Duration, Instant};
 fn model() -> &'static (Model, u64) {
     static M: OnceLock<(Model, u64)> = OnceLock::new();
     M.get_or_init(|| {
-        let m = Model::random(Config::tiny(), 3, Backend::detect()).unwrap();
+        // Three evaluator members, so the safe variant's ensemble pass runs.
+        let m = Model::random(Config::tiny(), 3, Backend::detect())
+            .and_then(|m| m.with_random_ensemble(3, 4))
+            .unwrap();
         let h = m.weights_hash();
         (m, h)
     })
@@ -127,6 +130,16 @@ fn expected(cfg: &Config, n: usize, len: usize, dx: usize, du: usize, feats_ok: 
                 && (0.0..=1.0).contains(&gamma)
         }
         Variant::Exhaustive => n <= EXHAUSTIVE_MAX_N && len <= EXHAUSTIVE_MAX_L,
+        Variant::Safe { k, sigma, noise, lambda, margin, .. } => {
+            k_ok(k)
+                && real(sigma)
+                && real(lambda)
+                && real(margin)
+                && match noise {
+                    NoiseSpec::LowRank(r) => (1..=MAX_RANK).contains(&r),
+                    _ => true,
+                }
+        }
     };
     if ok {
         None
@@ -165,7 +178,7 @@ fuzz_target!(|data: &[u8]| {
         3 => NoiseSpec::Table,
         _ => NoiseSpec::LowRank(c2),
     };
-    let variant = match which % 6 {
+    let variant = match which % 7 {
         0 => Variant::Baseline,
         1 => Variant::BestOfK { k: c0 },
         2 => Variant::Parallel { k: c0, sigma: r0, noise, target },
@@ -178,7 +191,8 @@ fuzz_target!(|data: &[u8]| {
             trust: r2,
             patience: c3,
         },
-        _ => Variant::Exhaustive,
+        5 => Variant::Exhaustive,
+        _ => Variant::Safe { k: c0, sigma: r0, noise, target, lambda: r1, margin: r2 },
     };
     let _ = (c4, c5, r3);
     let dx = cfg.d_x + usize::from(flags & 1);
@@ -210,7 +224,7 @@ fuzz_target!(|data: &[u8]| {
     // budget (huge budgets still go through the saturating deadline) but
     // are served by a deadline 1 ms away, so one execution stays short.
     let work = match variant {
-        Variant::BestOfK { k } | Variant::Parallel { k, .. } => k,
+        Variant::BestOfK { k } | Variant::Parallel { k, .. } | Variant::Safe { k, .. } => k,
         Variant::GradientExploration { ladder, samples, .. } => ladder.saturating_add(samples),
         Variant::Serial { rounds, pairs, .. } => rounds.saturating_mul(pairs).saturating_mul(2),
         _ => 0,
