@@ -23,8 +23,8 @@
 
 use last::model::{Config, Model};
 use last::serve::{
-    NoiseSpec, Request, Scratch, ServeError, Target, Variant, EXHAUSTIVE_MAX_L,
-    EXHAUSTIVE_MAX_N, MAX_K, MAX_RANK, MAX_ROUNDS, MAX_SCALE,
+    NoiseSpec, Request, Scratch, ServeError, Target, Variant, EXHAUSTIVE_MAX_L, EXHAUSTIVE_MAX_N,
+    MAX_K, MAX_RANK, MAX_ROUNDS, MAX_SCALE,
 };
 use last_kernels::{Backend, MatRef};
 use libfuzzer_sys::fuzz_target;
@@ -88,7 +88,15 @@ impl Bytes<'_> {
 }
 
 /// The error policy's verdict for a request, independent of the library.
-fn expected(cfg: &Config, n: usize, len: usize, dx: usize, du: usize, feats_ok: bool, v: Variant) -> Option<fn(&ServeError) -> bool> {
+fn expected(
+    cfg: &Config,
+    n: usize,
+    len: usize,
+    dx: usize,
+    du: usize,
+    feats_ok: bool,
+    v: Variant,
+) -> Option<fn(&ServeError) -> bool> {
     if n == 0 {
         return Some(|e| matches!(e, ServeError::NoCandidates));
     }
@@ -109,7 +117,9 @@ fn expected(cfg: &Config, n: usize, len: usize, dx: usize, du: usize, feats_ok: 
     let ok = match v {
         Variant::Baseline => true,
         Variant::BestOfK { k } => k_ok(k),
-        Variant::Parallel { k, sigma, noise, .. } => {
+        Variant::Parallel {
+            k, sigma, noise, ..
+        } => {
             k_ok(k)
                 && real(sigma)
                 && match noise {
@@ -117,20 +127,39 @@ fn expected(cfg: &Config, n: usize, len: usize, dx: usize, du: usize, feats_ok: 
                     _ => true,
                 }
         }
-        Variant::Serial { rounds, pairs, sigma, step, trust, .. } => {
+        Variant::Serial {
+            rounds,
+            pairs,
+            sigma,
+            step,
+            trust,
+            ..
+        } => {
             (1..=MAX_ROUNDS).contains(&rounds)
                 && (1..=MAX_K / 2).contains(&pairs)
                 && real(sigma)
                 && real(step)
                 && real(trust)
         }
-        Variant::GradientExploration { ladder, samples, scale, gamma } => {
+        Variant::GradientExploration {
+            ladder,
+            samples,
+            scale,
+            gamma,
+        } => {
             (ladder as u128 + samples as u128 + 1) <= MAX_K as u128
                 && real(scale)
                 && (0.0..=1.0).contains(&gamma)
         }
         Variant::Exhaustive => n <= EXHAUSTIVE_MAX_N && len <= EXHAUSTIVE_MAX_L,
-        Variant::Safe { k, sigma, noise, lambda, margin, .. } => {
+        Variant::Safe {
+            k,
+            sigma,
+            noise,
+            lambda,
+            margin,
+            ..
+        } => {
             k_ok(k)
                 && real(sigma)
                 && real(lambda)
@@ -168,9 +197,20 @@ fuzz_target!(|data: &[u8]| {
     let which = b.u8();
     let flags = b.u8();
     let seed = b.u64();
-    let (c0, c1, c2, c3, c4, c5) = (b.count(), b.count(), b.count(), b.count(), b.count(), b.count());
+    let (c0, c1, c2, c3, c4, c5) = (
+        b.count(),
+        b.count(),
+        b.count(),
+        b.count(),
+        b.count(),
+        b.count(),
+    );
     let (r0, r1, r2, r3) = (b.real(), b.real(), b.real(), b.real());
-    let target = if flags & 0x20 != 0 { Target::Keys } else { Target::W2 };
+    let target = if flags & 0x20 != 0 {
+        Target::Keys
+    } else {
+        Target::W2
+    };
     let noise = match which / 8 % 5 {
         0 => NoiseSpec::Gaussian,
         1 => NoiseSpec::Rademacher,
@@ -181,8 +221,18 @@ fuzz_target!(|data: &[u8]| {
     let variant = match which % 7 {
         0 => Variant::Baseline,
         1 => Variant::BestOfK { k: c0 },
-        2 => Variant::Parallel { k: c0, sigma: r0, noise, target },
-        3 => Variant::GradientExploration { ladder: c0, samples: c1, scale: r0, gamma: r1 },
+        2 => Variant::Parallel {
+            k: c0,
+            sigma: r0,
+            noise,
+            target,
+        },
+        3 => Variant::GradientExploration {
+            ladder: c0,
+            samples: c1,
+            scale: r0,
+            gamma: r1,
+        },
         4 => Variant::Serial {
             rounds: c0,
             pairs: c1,
@@ -192,7 +242,14 @@ fuzz_target!(|data: &[u8]| {
             patience: c3,
         },
         5 => Variant::Exhaustive,
-        _ => Variant::Safe { k: c0, sigma: r0, noise, target, lambda: r1, margin: r2 },
+        _ => Variant::Safe {
+            k: c0,
+            sigma: r0,
+            noise,
+            target,
+            lambda: r1,
+            margin: r2,
+        },
     };
     let _ = (c4, c5, r3);
     let dx = cfg.d_x + usize::from(flags & 1);
@@ -216,7 +273,14 @@ fuzz_target!(|data: &[u8]| {
         4 => Duration::from_secs(u64::MAX),
         _ => Duration::new(raw, b.u32() % 1_000_000_000),
     };
-    let req = Request { user: &user, items: view, len, seed, variant, budget };
+    let req = Request {
+        user: &user,
+        items: view,
+        len,
+        seed,
+        variant,
+        budget,
+    };
     let zero = budget.is_zero();
     // A valid request near the knob limits can be a million candidates
     // (serial: 1000 rounds × 1024): with a budget that never runs out it
@@ -225,7 +289,9 @@ fuzz_target!(|data: &[u8]| {
     // are served by a deadline 1 ms away, so one execution stays short.
     let work = match variant {
         Variant::BestOfK { k } | Variant::Parallel { k, .. } | Variant::Safe { k, .. } => k,
-        Variant::GradientExploration { ladder, samples, .. } => ladder.saturating_add(samples),
+        Variant::GradientExploration {
+            ladder, samples, ..
+        } => ladder.saturating_add(samples),
         Variant::Serial { rounds, pairs, .. } => rounds.saturating_mul(pairs).saturating_mul(2),
         _ => 0,
     };
@@ -234,14 +300,23 @@ fuzz_target!(|data: &[u8]| {
         m => m,
     };
     let res = match mode {
-        8 => m.serve_until(&req, Instant::now() + Duration::from_millis(1), &mut Scratch::default(), None),
+        8 => m.serve_until(
+            &req,
+            Instant::now() + Duration::from_millis(1),
+            &mut Scratch::default(),
+            None,
+        ),
         6 => {
             // A deadline in the past (or now): the baseline.
-            let at = Instant::now().checked_sub(Duration::from_micros(raw % 1000)).unwrap_or_else(Instant::now);
+            let at = Instant::now()
+                .checked_sub(Duration::from_micros(raw % 1000))
+                .unwrap_or_else(Instant::now);
             m.serve_until(&req, at, &mut Scratch::default(), None)
         }
         7 => {
-            let at = Instant::now().checked_add(Duration::from_nanos(raw)).unwrap_or_else(Instant::now);
+            let at = Instant::now()
+                .checked_add(Duration::from_nanos(raw))
+                .unwrap_or_else(Instant::now);
             m.serve_until(&req, at, &mut Scratch::default(), None)
         }
         _ => m.serve(&req, &mut Scratch::default(), None),
@@ -255,9 +330,34 @@ fuzz_target!(|data: &[u8]| {
                 assert!(i < n && !seen[i], "invalid list {:?}", r.list);
                 seen[i] = true;
             }
-            assert!(r.score >= r.baseline_score, "served below the baseline: {r:?}");
+            // The safe variant selects by the ensemble's bound, so member 0
+            // alone may score its list below the baseline; the mean gain
+            // over the members is positive whenever the list changed.
+            if let Variant::Safe { .. } = variant {
+                if r.list != r.baseline_list {
+                    let both: Vec<usize> = r.baseline_list.iter().chain(&r.list).copied().collect();
+                    let gain: f64 = (0..m.members())
+                        .map(|i| {
+                            let s = m.ensemble_scores(i, &req, &both).unwrap();
+                            s[1] as f64 - s[0] as f64
+                        })
+                        .sum();
+                    assert!(
+                        gain > 0.0,
+                        "safe served a list the ensemble scores lower: {r:?}"
+                    );
+                }
+            } else {
+                assert!(
+                    r.score >= r.baseline_score,
+                    "served below the baseline: {r:?}"
+                );
+            }
             if zero || mode == 6 {
-                assert!(r.budget_exhausted, "budget 0 or a passed deadline not exhausted");
+                assert!(
+                    r.budget_exhausted,
+                    "budget 0 or a passed deadline not exhausted"
+                );
                 assert_eq!((r.winner, r.candidates), (0, 1));
                 assert_eq!(r.list, r.baseline_list);
             }
@@ -275,5 +375,9 @@ fuzz_target!(|data: &[u8]| {
     if RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 256 == 0 {
         assert_eq!(m.weights_hash(), *hash, "the model changed");
     }
-    assert_eq!((bits(&user), bits(&items)), (user0, items0), "the caller's buffers changed");
+    assert_eq!(
+        (bits(&user), bits(&items)),
+        (user0, items0),
+        "the caller's buffers changed"
+    );
 });

@@ -4,7 +4,9 @@
 //! with Δθ = 0) so there is always an answer, then searches request-specific
 //! offsets Δθ (which live only in the request's [`Scratch`]) and serves the
 //! list the **evaluator** scores highest — never one scoring below the
-//! baseline (ties keep the baseline). The model is only borrowed.
+//! baseline (ties keep the baseline). The safe variant instead serves by
+//! the evaluator ensemble's lower bound (see `pessimism`), so its list may
+//! score below the baseline under the evaluator alone. The model is only borrowed.
 //!
 //! Determinism: every kernel computes each row independently of the others
 //! in its call (the same operations in the same order), so splitting work
@@ -152,7 +154,7 @@ impl Model {
         // so the ensemble pass fits in the budget (see `pessimism`).
         let search_deadline = match (pessimism, deadline.instant()) {
             (Some(_), Some(at)) if self.members() > 1 => {
-                Deadline::at(start + at.saturating_duration_since(start) * 3 / 4)
+                Deadline::at(start + at.saturating_duration_since(start) / 4 * 3)
             }
             _ => deadline,
         };
