@@ -431,16 +431,9 @@ fuzz_target!(|data: &[u8]| {
 
     // ---- dense_perturbed_table: W + σ·t, t in packed order ----
     let plen = pack::packed_len(n, k);
-    let table: Vec<f32> = (0..plen)
-        .map(|i| ((i * 7919) % 97) as f32 / 24.0 - 2.0)
-        .collect();
+    let table: Vec<f32> = (0..plen).map(|i| ((i * 7919) % 97) as f32 / 24.0 - 2.0).collect();
     let t_at = |j: usize, kk: usize| table[(j / 16) * 16 * k + kk * 16 + j % 16];
-    let trefs = reference(
-        &s,
-        &x,
-        &wmatrix(n, k, |j, kk| wts.get(j, kk) + sigma * t_at(j, kk)),
-        bias,
-    );
+    let trefs = reference(&s, &x, &wmatrix(n, k, |j, kk| wts.get(j, kk) + sigma * t_at(j, kk)), bias);
     for &b in &backends {
         let mut y = sentinel_y(&s);
         let mut scratch = vec![f32::NAN; perturbed_scratch_len(k)];

@@ -40,10 +40,7 @@ fn drain<I: Iterator<Item = Result<LetorQuery, DataError>>>(
                 assert_eq!(q.dim, dim);
                 assert_eq!(q.features.len(), q.docs() * dim);
                 assert!(!q.qid.is_empty());
-                assert!(q
-                    .labels
-                    .iter()
-                    .all(|l| (0.0..=last::data::letor::MAX_LABEL).contains(l)));
+                assert!(q.labels.iter().all(|l| (0.0..=last::data::letor::MAX_LABEL).contains(l)));
                 assert!(q
                     .labels
                     .iter()

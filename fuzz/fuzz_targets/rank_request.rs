@@ -22,9 +22,7 @@ use std::time::Duration;
 
 fn model() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
-    M.get_or_init(|| {
-        Model::random(Config::tiny(), 3, Backend::detect()).expect("the tiny model builds")
-    })
+    M.get_or_init(|| Model::random(Config::tiny(), 3, Backend::detect()).expect("the tiny model builds"))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -74,9 +72,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(again, data);
             }
             job.budget = Duration::ZERO;
-            let req = job
-                .request()
-                .expect("a decoded job is a well-shaped request");
+            let req = job.request().expect("a decoded job is a well-shaped request");
             if let Ok(r) = m.serve(&req, &mut Scratch::default(), None) {
                 assert_eq!(r.list.len(), job.len);
                 assert!(r.budget_exhausted);

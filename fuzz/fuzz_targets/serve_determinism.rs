@@ -32,10 +32,7 @@ fn model() -> &'static (Model, u64, rayon::ThreadPool) {
         };
         let m = Model::random(cfg, 5, Backend::detect()).unwrap();
         let h = m.weights_hash();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         (m, h, pool)
     })
 }
@@ -57,20 +54,11 @@ fn variant(which: u8, a: u8, b: u8, n: usize, len: usize) -> Variant {
         3 => NoiseSpec::Table,
         _ => NoiseSpec::LowRank(1 + a as usize % 4),
     };
-    let target = if a & 0x80 != 0 {
-        Target::Keys
-    } else {
-        Target::W2
-    };
+    let target = if a & 0x80 != 0 { Target::Keys } else { Target::W2 };
     match which % 6 {
         0 => Variant::Baseline,
         1 => Variant::BestOfK { k },
-        2 => Variant::Parallel {
-            k,
-            sigma,
-            noise,
-            target,
-        },
+        2 => Variant::Parallel { k, sigma, noise, target },
         3 => Variant::GradientExploration {
             ladder: a as usize % 5,
             samples: b as usize % 4,
@@ -115,25 +103,13 @@ fuzz_target!(|data: &[u8]| {
             variant: v,
             budget: Duration::MAX,
         };
-        let fresh = m
-            .serve(&req, &mut Scratch::default(), None)
-            .expect("a valid request");
+        let fresh = m.serve(&req, &mut Scratch::default(), None).expect("a valid request");
         let again = m.serve(&req, &mut reused, None).expect("a valid request");
-        assert_eq!(
-            again.decision(),
-            fresh.decision(),
-            "reused scratch, request {pos}: {v:?} N {n} L {len}"
-        );
+        assert_eq!(again.decision(), fresh.decision(), "reused scratch, request {pos}: {v:?} N {n} L {len}");
         // Every other request (by its salt) also through the pool's scratch.
         if c[7] & 1 == 1 {
-            let par = m
-                .serve(&req, &mut reused_pool, Some(pool))
-                .expect("a valid request");
-            assert_eq!(
-                par.decision(),
-                fresh.decision(),
-                "pool of 2, request {pos}: {v:?} N {n} L {len}"
-            );
+            let par = m.serve(&req, &mut reused_pool, Some(pool)).expect("a valid request");
+            assert_eq!(par.decision(), fresh.decision(), "pool of 2, request {pos}: {v:?} N {n} L {len}");
         }
         assert!(!fresh.budget_exhausted);
     }
