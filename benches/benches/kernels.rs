@@ -37,7 +37,7 @@ fn shapes() -> Vec<(usize, usize, usize)> {
 
 fn dense(c: &mut Criterion) {
     let be = Backend::detect();
-    match last::bench::peak::peak_gflops() {
+    match last::bench::peak::peak_gflops(be.isa()) {
         Some(p) => println!(
             "isa {} · measured single-core FMA peak {p:.1} GFLOP/s",
             be.isa()

@@ -272,9 +272,10 @@ fuzz_target!(|data: &[u8]| {
     let backends = Backend::available();
     let fallback = fnv(data);
     let mut h = Reader::new(&data[..data.len().min(HDR)], fallback);
-    // Two row tiles (TILE_ROWS = 6) plus a tail, two 16-wide panels plus a
-    // tail: every kernel path, at a tenth of the cost of 40 × 70 × 70.
-    let m = h.u8() as usize % 14;
+    // Two row tiles plus a tail on every path (6-row tiles on 8-lane paths,
+    // 12-row tiles on 16-lane ones), two 16-wide panels plus a tail: every
+    // kernel path, at a fraction of the cost of 40 × 70 × 70.
+    let m = h.u8() as usize % 27;
     let n = 1 + h.u8() as usize % 40;
     let k = 1 + h.u8() as usize % 40;
     let flags = h.u8();

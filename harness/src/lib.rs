@@ -42,14 +42,15 @@ pub mod train;
 
 pub use last_kernels;
 
-/// The backend the harness uses: `LAST_ISA=scalar|avx2|neon` forces a path
+/// The backend the harness uses: `LAST_ISA=scalar|avx2|avx512|neon|emu16` forces a path
 /// (an error if this CPU lacks it), otherwise the best detected one.
 pub fn backend_from_env() -> Result<last_kernels::Backend, String> {
     use last_kernels::{Backend, Isa};
     match std::env::var("LAST_ISA") {
         Ok(name) if !name.is_empty() => {
-            let isa = Isa::from_name(&name)
-                .ok_or_else(|| format!("LAST_ISA={name}: expected scalar, avx2 or neon"))?;
+            let isa = Isa::from_name(&name).ok_or_else(|| {
+                format!("LAST_ISA={name}: expected scalar, avx2, avx512, neon or emu16")
+            })?;
             Backend::for_isa(isa)
                 .ok_or_else(|| format!("LAST_ISA={name}: not supported by this CPU"))
         }

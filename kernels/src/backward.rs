@@ -6,7 +6,7 @@
 //! * `dW += dZᵀ·X`: [`Backend::matmul_tn`] with `accumulate = true`;
 //! * `db += Σ_rows dZ`: [`Backend::bias_grad`].
 //!
-//! The two products reuse the forward micro-kernel (6 × 16 tile); only the
+//! The two products reuse the forward micro-kernel (`TILE_ROWS` × 16 tile); only the
 //! strides differ: `matmul` reads B rows `ldb` apart with masked loads for
 //! the column tail, `matmul_tn` walks A down its columns.
 
@@ -109,30 +109,17 @@ impl Kernel for BiasGrad<'_, '_> {
         let db = self.db.as_mut_ptr();
         let mut j = 0;
         while j < n {
-            let w = (n - j).min(8);
-            // SAFETY: j + w <= n = db.len() = dy.cols().
+            let w = n - j;
+            // SAFETY: at most w lanes from j: j + w <= n = db.len() = dy.cols().
             unsafe {
-                let mut acc = if w == 8 {
-                    S::load(db.add(j))
-                } else {
-                    S::load_partial(db.add(j), w)
-                };
+                let mut acc = S::load_upto(db.add(j), w);
                 for i in 0..self.dy.rows() {
                     let r = self.dy.row(i).as_ptr().add(j);
-                    let v = if w == 8 {
-                        S::load(r)
-                    } else {
-                        S::load_partial(r, w)
-                    };
-                    acc = S::add(acc, v);
+                    acc = S::add(acc, S::load_upto(r, w));
                 }
-                if w == 8 {
-                    S::store(db.add(j), acc)
-                } else {
-                    S::store_partial(db.add(j), acc, w)
-                }
+                S::store_upto(db.add(j), acc, w);
             }
-            j += 8;
+            j += S::LANES;
         }
     }
 }
@@ -160,14 +147,10 @@ impl Kernel for ActBackward<'_, '_> {
             let dr = self.dy.row_mut(i).as_mut_ptr();
             let mut j = 0;
             while j < n {
-                let w = (n - j).min(8);
-                // SAFETY: j + w <= n for both rows.
+                let w = n - j;
+                // SAFETY: at most w lanes from j, inside both rows.
                 unsafe {
-                    let (y, d) = if w == 8 {
-                        (S::load(yr.add(j)), S::load(dr.add(j)))
-                    } else {
-                        (S::load_partial(yr.add(j), w), S::load_partial(dr.add(j), w))
-                    };
+                    let (y, d) = (S::load_upto(yr.add(j), w), S::load_upto(dr.add(j), w));
                     let one = S::splat(1.0);
                     let g = match self.act {
                         Activation::Identity => one,
@@ -175,14 +158,9 @@ impl Kernel for ActBackward<'_, '_> {
                         Activation::Tanh => S::sub(one, S::mul(y, y)),
                         Activation::Sigmoid => S::mul(y, S::sub(one, y)),
                     };
-                    let out = S::mul(d, g);
-                    if w == 8 {
-                        S::store(dr.add(j), out)
-                    } else {
-                        S::store_partial(dr.add(j), out, w)
-                    }
+                    S::store_upto(dr.add(j), S::mul(d, g), w);
                 }
-                j += 8;
+                j += S::LANES;
             }
         }
     }

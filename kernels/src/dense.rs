@@ -1,21 +1,29 @@
 //! Dense layers: `Y = act(X·Wᵀ + b)` over a batch of rows.
 //!
-//! ## The register tile (AVX2; NEON uses two q-registers per ymm below)
+//! ## The register tile: `S::TILE_ROWS` rows × one 16-column panel row
 //! ```text
+//! AVX2 / NEON (8 lanes, 6 rows):
 //!            panel row kk: b0 = W'[kk][j0..j0+8]   b1 = W'[kk][j0+8..j0+16]
 //!  x[i+0][kk] ──bcast──▶  acc[0][0] += x·b0      acc[0][1] += x·b1
-//!  x[i+1][kk] ──bcast──▶  acc[1][0]              acc[1][1]
 //!     ...                     ...                    ...
 //!  x[i+5][kk] ──bcast──▶  acc[5][0]              acc[5][1]
+//!
+//! AVX-512 (16 lanes, 12 rows):
+//!            panel row kk: b0 = W'[kk][j0..j0+16]
+//!  x[i+0][kk] ──bcast──▶  acc[0][0] += x·b0
+//!     ...                     ...
+//!  x[i+11][kk] ─bcast──▶  acc[11][0]
 //! ```
-//! 12 accumulators (≥ 8 independent FMA chains hide the 4-cycle latency at
-//! 2 FMA/cycle), 2 panel loads + 6 broadcasts per 12 FMAs: the loop is
-//! FMA-bound. Rows come in tiles of 6 with tail tiles of 3–5 rows (a 1–2
-//! row remainder joins the last full tile as 4 + 3 or 4 + 4); columns in
-//! 16-wide zero-padded panels, so the column tail costs only a masked store.
-//! Loop order: panels outer, row tiles inner — one `k × 16` panel stays in L1
-//! while every row tile streams past it. A call with only 1–2 rows runs
-//! 4 or 2 panels per tile instead (8 chains again).
+//! 12 accumulators either way (≥ 8 independent FMA chains hide the 4-cycle
+//! latency at 2 FMA/cycle); per 12 FMAs, 2 panel loads + 6 broadcasts
+//! (AVX2) or 1 panel load + 12 broadcasts (AVX-512, 3 load ports): the loop
+//! is FMA-bound. One generic body serves both; the vectors per panel row
+//! come from [`Simd::Row`]. Rows come in tiles of `TILE_ROWS`; a remainder
+//! shorter than `MIN_TAIL_ROWS` joins the last full tile as two near-equal
+//! tiles; columns in 16-wide zero-padded panels, so the column tail costs
+//! only a masked store. Loop order: panels outer, row tiles inner — one
+//! `k × 16` panel stays in L1 while every row tile streams past it. A call
+//! with only 1–2 rows runs several panels per tile instead (8 chains again).
 //!
 //! Every output element is one FMA chain along `k` in order, whatever the
 //! tile: a row's result does not depend on the other rows of the call
@@ -30,8 +38,8 @@
 use crate::error::{same, KernelError};
 use crate::math;
 use crate::pack::{PanelElem, Weights};
-use crate::simd::{Kernel, Simd};
-use crate::{Backend, MatMut, MatRef, PANEL, TILE_ROWS};
+use crate::simd::{load_row, load_row_upto, store_row_upto, Kernel, Simd};
+use crate::{Backend, MatMut, MatRef, PANEL};
 
 mod narrow;
 use narrow::{narrow, NARROW_K, NARROW_N};
@@ -127,63 +135,86 @@ pub(crate) struct Tile<E> {
     pub ldc: usize,
 }
 
-/// Loads `n` (≤ 16) floats as two vectors, zero-filling.
-#[inline(always)]
-unsafe fn load16<S: Simd>(p: *const f32, n: usize) -> [S::F; 2] {
-    // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
-    unsafe {
-        if n >= PANEL {
-            [S::load(p), S::load(p.add(8))]
-        } else if n > 8 {
-            [S::load(p), S::load_partial(p.add(8), n - 8)]
-        } else if n == 8 {
-            [S::load(p), S::zero()]
-        } else {
-            [S::load_partial(p, n), S::zero()]
+/// The rows of an A tile at the current column, addressed as
+/// `group[r / 3] + (r % 3)·stride`: 12 rows need only 4 pointers and one
+/// stride register (x86 addressing scales the stride by 4 or 8 for free,
+/// so each broadcast is one `vbroadcastss (group, stride, s)` or a `{1to16}`
+/// operand). Twelve row pointers do not fit the 16 general registers beside
+/// the loop state: the compiler then spills them, or rebuilds them with a
+/// serial chain of adds, and either bounds the loop below the FMA rate.
+#[derive(Clone, Copy)]
+struct RowPtrs {
+    group: [*const f32; 4],
+    stride: usize,
+}
+
+impl RowPtrs {
+    /// Rows `a + r·stride` for `r < 12`.
+    #[inline(always)]
+    fn new(a: *const f32, stride: usize) -> Self {
+        let g = |i: usize| opaque(a.wrapping_add(3 * i * stride));
+        RowPtrs {
+            group: [g(0), g(1), g(2), g(3)],
+            stride,
         }
+    }
+    /// Moves every row `by` columns on. The pointers pass through
+    /// [`opaque`] so the optimiser cannot re-derive one from another, or
+    /// hoist `group + stride·j` into twelve loop-carried pointers.
+    #[inline(always)]
+    fn advance(&mut self, by: usize) {
+        for g in &mut self.group {
+            *g = opaque(g.wrapping_add(by));
+        }
+    }
+    /// `&A[r][column]`.
+    ///
+    /// # Safety
+    /// Row `r` at the current column is inside the tile the driver checked.
+    #[inline(always)]
+    unsafe fn at(&self, r: usize) -> *const f32 {
+        // SAFETY: the caller's contract: this is `a + r·stride + column`.
+        unsafe { self.group[r / 3].add((r % 3) * self.stride) }
     }
 }
 
+/// `p`, with its provenance hidden from the optimiser (see [`RowPtrs`]).
+/// The asm receives the pointer only as a register value and never
+/// dereferences it, so `nomem` is exact.
 #[inline(always)]
-unsafe fn store16<S: Simd>(p: *mut f32, v: [S::F; 2], n: usize) {
-    // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
+#[allow(clippy::pointers_in_nomem_asm_block)]
+fn opaque(p: *const f32) -> *const f32 {
+    let mut p = p;
+    // SAFETY: an empty template that reads and writes one register: no
+    // memory access, no stack use, no flags (`pure, nomem, nostack,
+    // preserves_flags`); the pointer comes out unchanged.
     unsafe {
-        if n >= PANEL {
-            S::store(p, v[0]);
-            S::store(p.add(8), v[1]);
-        } else if n > 8 {
-            S::store(p, v[0]);
-            S::store_partial(p.add(8), v[1], n - 8);
-        } else if n == 8 {
-            S::store(p, v[0]);
-        } else {
-            S::store_partial(p, v[0], n);
-        }
-    }
+        core::arch::asm!("/* {0} */", inout(reg) p, options(pure, nomem, nostack, preserves_flags))
+    };
+    p
 }
 
-/// One k step: `acc[r] += A[r][off] · B-row`.
+/// One k step: `acc[r] += A[r][column] · B-row`.
 #[inline(always)]
 unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
-    acc: &mut [[S::F; 2]; MR],
-    rows: &[*const f32; MR],
-    off: usize,
+    acc: &mut [S::Row; MR],
+    rows: &RowPtrs,
     bp: *const E,
     nc: usize,
 ) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
-        let (b0, b1) = if FULL {
-            (E::load8::<S>(bp), E::load8::<S>(bp.add(8)))
+        let b = if FULL {
+            load_row::<S, E>(bp)
         } else {
             // Unpacked f32 B with a column tail (backward kernels only).
-            let v = load16::<S>(bp as *const f32, nc);
-            (v[0], v[1])
+            load_row_upto::<S>(bp as *const f32, nc)
         };
-        for (row, ptr) in acc.iter_mut().zip(rows) {
-            let x = S::broadcast(ptr.add(off));
-            row[0] = S::fma(x, b0, row[0]);
-            row[1] = S::fma(x, b1, row[1]);
+        for (r, row) in acc.iter_mut().enumerate() {
+            let x = S::broadcast(rows.at(r));
+            for (a, bv) in row.as_mut().iter_mut().zip(b.as_ref()) {
+                *a = S::fma(x, *bv, *a);
+            }
         }
     }
 }
@@ -192,7 +223,7 @@ unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
-    acc: &mut [[S::F; 2]; MR],
+    acc: &mut [S::Row; MR],
     k: usize,
     a: *const f32,
     rs_a: usize,
@@ -203,21 +234,18 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 ) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
-        // Row pointers once; inside the loop one shared offset, so each
-        // broadcast is a single `vbroadcastss (row, off, 4)`.
-        let mut rows = [a; MR];
-        for (r, ptr) in rows.iter_mut().enumerate() {
-            *ptr = a.add(r * rs_a);
-        }
-        // Unrolled by two: half the loop overhead and pointer updates.
+        let mut rows = RowPtrs::new(a, rs_a);
+        // Unrolled by two: half the loop overhead.
         let mut p = 0;
         while p + 2 <= k {
-            kstep::<S, E, MR, FULL>(acc, &rows, p * cs_a, b.add(p * rs_b), nc);
-            kstep::<S, E, MR, FULL>(acc, &rows, (p + 1) * cs_a, b.add((p + 1) * rs_b), nc);
+            kstep::<S, E, MR, FULL>(acc, &rows, b.add(p * rs_b), nc);
+            rows.advance(cs_a);
+            kstep::<S, E, MR, FULL>(acc, &rows, b.add((p + 1) * rs_b), nc);
+            rows.advance(cs_a);
             p += 2;
         }
         if p < k {
-            kstep::<S, E, MR, FULL>(acc, &rows, p * cs_a, b.add(p * rs_b), nc);
+            kstep::<S, E, MR, FULL>(acc, &rows, b.add(p * rs_b), nc);
         }
     }
 }
@@ -225,9 +253,10 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 /// One `MR × 16` tile: k loop(s), then bias, activation, store.
 #[inline(always)]
 pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
+    const { assert!(MR <= 12) };
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
-        let mut acc = [[S::zero(); 2]; MR];
+        let mut acc = [S::row_splat(S::zero()); MR];
         if t.b_full {
             kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
         } else {
@@ -240,11 +269,11 @@ pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
     }
 }
 
-/// 1–2 row tiles over `P` panels at once. A lone 1–2 row tile has only 2–4
-/// independent FMA chains (latency-bound at a quarter to half of the FMA
-/// rate); `MR·P = 4` gives 8. Each output is still one FMA chain along k in
-/// order, the same sum a 6-row tile computes, so a row's result never
-/// depends on how many rows share its call.
+/// 1–2 row tiles over `P` panels at once. A lone 1–2 row tile has only
+/// 1–4 independent FMA chains (latency-bound); `P` panels multiply that.
+/// Each output is still one FMA chain along k in order, the same sum a full
+/// tile computes, so a row's result never depends on how many rows share
+/// its call.
 #[inline(always)]
 unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: &[Tile<E>; P]) {
     // SAFETY: as for `tile`: every tile's pointers cover its MR × 16 block;
@@ -255,15 +284,15 @@ unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: 
         for (r, ptr) in rows.iter_mut().enumerate() {
             *ptr = t0.a.add(r * t0.rs_a);
         }
-        let mut acc = [[[S::zero(); 2]; MR]; P];
+        let mut acc = [[S::row_splat(S::zero()); MR]; P];
         for kk in 0..t0.k {
             for (t, accp) in ts.iter().zip(acc.iter_mut()) {
-                let bp = t.b.add(kk * t.rs_b);
-                let (b0, b1) = (E::load8::<S>(bp), E::load8::<S>(bp.add(8)));
+                let b = load_row::<S, E>(t.b.add(kk * t.rs_b));
                 for (row, ptr) in accp.iter_mut().zip(&rows) {
                     let x = S::broadcast(ptr.add(kk * t0.cs_a));
-                    row[0] = S::fma(x, b0, row[0]);
-                    row[1] = S::fma(x, b1, row[1]);
+                    for (a, bv) in row.as_mut().iter_mut().zip(b.as_ref()) {
+                        *a = S::fma(x, *bv, *a);
+                    }
                 }
             }
         }
@@ -275,64 +304,89 @@ unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: 
 
 /// Bias, optional accumulate, activation and store of one finished tile.
 #[inline(always)]
-unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[[S::F; 2]; MR]) {
+unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[S::Row; MR]) {
     // SAFETY: the tile's `c` covers MR rows of `nc` columns, `bias` `nc` values.
     unsafe {
         let bias = if t.bias.is_null() {
-            [S::zero(); 2]
+            S::row_splat(S::zero())
         } else {
-            load16::<S>(t.bias, t.nc)
+            load_row_upto::<S>(t.bias, t.nc)
         };
         for (r, row) in acc.iter().enumerate() {
             let c = t.c.add(r * t.ldc);
-            let mut v = [S::add(row[0], bias[0]), S::add(row[1], bias[1])];
-            if t.accumulate {
-                let old = load16::<S>(c, t.nc);
-                v = [S::add(v[0], old[0]), S::add(v[1], old[1])];
+            let mut v = *row;
+            for (x, b) in v.as_mut().iter_mut().zip(bias.as_ref()) {
+                *x = S::add(*x, *b);
             }
-            v = [t.act.apply_v::<S>(v[0]), t.act.apply_v::<S>(v[1])];
-            store16::<S>(c, v, t.nc);
+            if t.accumulate {
+                let old = load_row_upto::<S>(c, t.nc);
+                for (x, o) in v.as_mut().iter_mut().zip(old.as_ref()) {
+                    *x = S::add(*x, *o);
+                }
+            }
+            for x in v.as_mut() {
+                *x = t.act.apply_v::<S>(*x);
+            }
+            store_row_upto::<S>(c, &v, t.nc);
         }
     }
 }
 
-/// Runs the tile over every row of `m`, 6 at a time, then the tail. A
-/// 1–2 row remainder after full tiles is merged with the last full tile
-/// and run as 4 + 3 or 4 + 4 rows, so 1–2 row tiles (few FMA chains) occur
-/// only when `m ≤ 2`.
+/// One tile of `r` rows (`1 ≤ r ≤ 12`).
+#[inline(always)]
+unsafe fn tile_of<S: Simd, E: PanelElem>(r: usize, t: &Tile<E>) {
+    // SAFETY: as for `tile`, for `r` rows.
+    unsafe {
+        match r {
+            1 => tile::<S, E, 1>(t),
+            2 => tile::<S, E, 2>(t),
+            3 => tile::<S, E, 3>(t),
+            4 => tile::<S, E, 4>(t),
+            5 => tile::<S, E, 5>(t),
+            6 => tile::<S, E, 6>(t),
+            7 => tile::<S, E, 7>(t),
+            8 => tile::<S, E, 8>(t),
+            9 => tile::<S, E, 9>(t),
+            10 => tile::<S, E, 10>(t),
+            11 => tile::<S, E, 11>(t),
+            12 => tile::<S, E, 12>(t),
+            _ => {}
+        }
+    }
+}
+
+/// Runs the tile over every row of `m`, `S::TILE_ROWS` at a time, then the
+/// tail. A remainder shorter than `S::MIN_TAIL_ROWS` after full tiles is
+/// merged with the last full tile and run as two near-equal tiles (AVX2:
+/// 1–2 rows → 4 + 3 or 4 + 4; AVX-512: 1–7 rows → 7 + 6 … 10 + 9), so
+/// tiles with few FMA chains occur only when the whole batch is short.
 #[inline(always)]
 pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
+    const { assert!(S::TILE_ROWS <= 12 && S::MIN_TAIL_ROWS <= S::TILE_ROWS) };
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
+        let mr = S::TILE_ROWS;
         let mut t = t;
         let step = |t: &mut Tile<E>, r: usize| {
             t.a = t.a.add(r * t.rs_a);
             t.a2 = t.a2.wrapping_add(r * t.rs_a2);
             t.c = t.c.add(r * t.ldc);
         };
-        let tail = match m % TILE_ROWS {
-            r @ (1 | 2) if m > TILE_ROWS => TILE_ROWS + r,
+        let tail = match m % mr {
+            r if r > 0 && r < S::MIN_TAIL_ROWS && m > mr => mr + r,
             r => r,
         };
-        for _ in 0..(m - tail) / TILE_ROWS {
-            tile::<S, E, TILE_ROWS>(&t);
-            step(&mut t, TILE_ROWS);
+        for _ in 0..(m - tail) / mr {
+            tile_of::<S, E>(mr, &t);
+            step(&mut t, mr);
         }
-        match tail {
-            1 => tile::<S, E, 1>(&t),
-            2 => tile::<S, E, 2>(&t),
-            3 => tile::<S, E, 3>(&t),
-            4 => tile::<S, E, 4>(&t),
-            5 => tile::<S, E, 5>(&t),
-            7 | 8 => {
-                tile::<S, E, 4>(&t);
-                step(&mut t, 4);
-                match tail - 4 {
-                    3 => tile::<S, E, 3>(&t),
-                    _ => tile::<S, E, 4>(&t),
-                }
-            }
-            _ => {}
+        if tail > mr {
+            let first = tail.div_ceil(2);
+            tile_of::<S, E>(first, &t);
+            step(&mut t, first);
+            tile_of::<S, E>(tail - first, &t);
+        } else if tail > 0 {
+            tile_of::<S, E>(tail, &t);
         }
     }
 }
@@ -443,9 +497,32 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     // together (`stable`; a generator reusing one buffer is not).
     // SAFETY (all three calls): shapes checked by the caller; panels are
     // zero padded to 16; `stable` panels are distinct, live buffers.
-    if stable && m == 1 {
+    // One vector per panel row (16 lanes) needs twice the panels for the
+    // same number of chains: 8 chains per call either way.
+    let wide = S::LANES == 16;
+    if stable && m == 1 && wide {
+        while p + 8 <= np {
+            let ts = [
+                mk(p),
+                mk(p + 1),
+                mk(p + 2),
+                mk(p + 3),
+                mk(p + 4),
+                mk(p + 5),
+                mk(p + 6),
+                mk(p + 7),
+            ];
+            unsafe { tile_wide::<S, E, 1, 8>(&ts) };
+            p += 8;
+        }
+    } else if stable && m == 1 {
         while p + 4 <= np {
             unsafe { tile_wide::<S, E, 1, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
+            p += 4;
+        }
+    } else if stable && m == 2 && wide {
+        while p + 4 <= np {
+            unsafe { tile_wide::<S, E, 2, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
             p += 4;
         }
     } else if stable && m == 2 {
@@ -518,15 +595,15 @@ impl Kernel for Forward<'_, '_> {
                     &mut self.y,
                     acc,
                 ),
-                Weights::F16(w) if self.x.rows() > TILE_ROWS && k <= WIDEN_K => {
+                Weights::F16(w) if self.x.rows() > S::TILE_ROWS && k <= WIDEN_K => {
                     // Several row tiles share each panel: widen it to f32 once
-                    // (2 `vcvtph2ps` per panel row) instead of once per tile.
+                    // (one `vcvtph2ps` per vector) instead of once per tile.
                     let mut buf = core::mem::MaybeUninit::<[f32; PANEL * WIDEN_K]>::uninit();
                     let dst = buf.as_mut_ptr() as *mut f32;
                     let widen = |p: usize| {
                         let src = w.panel_ptr(p);
-                        for i in (0..k * PANEL).step_by(8) {
-                            // SAFETY: i + 8 <= 16k <= buffer and panel length.
+                        for i in (0..k * PANEL).step_by(S::LANES) {
+                            // SAFETY: i + LANES <= 16k <= buffer and panel length.
                             S::store(dst.add(i), S::load_f16(src.add(i)));
                         }
                         dst as *const f32

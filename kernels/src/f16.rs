@@ -21,19 +21,20 @@ impl Kernel for Widen<'_> {
     #[inline(always)]
     unsafe fn simd<S: Simd>(self) {
         let n = self.src.len();
+        let l = S::LANES;
         let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n = src.len() = dst.len().
+        while i + l <= n {
+            // SAFETY: i + LANES <= n = src.len() = dst.len().
             unsafe {
                 let v = S::load_f16(self.src.as_ptr().add(i));
                 S::store(self.dst.as_mut_ptr().add(i), v);
             }
-            i += 8;
+            i += l;
         }
         if i < n {
-            let mut tail = [0u16; 8];
+            let mut tail = [0u16; 16];
             tail[..n - i].copy_from_slice(&self.src[i..]);
-            // SAFETY: `tail` holds 8 elements; the store touches dst[i..n].
+            // SAFETY: `tail` holds 16 >= LANES elements; the store touches dst[i..n].
             unsafe {
                 let v = S::load_f16(tail.as_ptr());
                 S::store_partial(self.dst.as_mut_ptr().add(i), v, n - i);

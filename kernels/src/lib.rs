@@ -17,9 +17,11 @@
 //!   instruction set once.
 //!
 //! Every kernel has a scalar reference path ([`Backend::Scalar`]); the AVX2
-//! (x86-64, AVX2+FMA+F16C) and NEON (aarch64) paths instantiate one shared,
-//! generic kernel body (the crate-private `simd` module) and are tested
-//! against it.
+//! (x86-64, AVX2+FMA+F16C, 8 lanes), AVX-512 (x86-64, F/BW/VL, 16 lanes)
+//! and NEON (aarch64, 8 lanes) paths instantiate one shared, generic kernel
+//! body (the crate-private `simd` module, whose vector type carries its lane
+//! count and register tile) and are tested against it, as is
+//! [`Backend::Emu16`], the 16-lane geometry on 8-lane hardware.
 //!
 //! ```
 //! use last_kernels::{Activation, Backend, MatMut, MatRef, pack};
@@ -63,7 +65,7 @@ pub use error::KernelError;
 pub use mat::{MatMut, MatRef};
 pub use pack::{PackedF16, PackedF32, Weights};
 
-/// Width, in output columns, of one packed weight panel (the register tile's `NR`).
+/// Width, in output columns, of one packed weight panel (the register tile's
+/// `NR`) on every path: two ymm, one zmm or four NEON registers, so weights
+/// packed once serve every backend.
 pub const PANEL: usize = 16;
-/// Rows of the register tile (`MR`): 6 rows × 16 columns = 12 AVX2 accumulators.
-pub const TILE_ROWS: usize = 6;

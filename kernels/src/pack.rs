@@ -304,18 +304,18 @@ impl<'a> From<PackedF16<'a>> for Weights<'a> {
 
 /// An element type a weight panel can be stored in.
 pub(crate) trait PanelElem: Copy {
-    /// Loads 8 consecutive elements as f32.
+    /// Loads `S::LANES` consecutive elements as f32.
     ///
     /// # Safety
-    /// `p[..8]` readable; ISA features of `S` available.
-    unsafe fn load8<S: crate::simd::Simd>(p: *const Self) -> S::F;
+    /// `p[..S::LANES]` readable; ISA features of `S` available.
+    unsafe fn load_lanes<S: crate::simd::Simd>(p: *const Self) -> S::F;
     /// One element as f32.
     fn to_f32(self) -> f32;
 }
 
 impl PanelElem for f32 {
     #[inline(always)]
-    unsafe fn load8<S: crate::simd::Simd>(p: *const f32) -> S::F {
+    unsafe fn load_lanes<S: crate::simd::Simd>(p: *const f32) -> S::F {
         // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
         unsafe { S::load(p) }
     }
@@ -327,7 +327,7 @@ impl PanelElem for f32 {
 
 impl PanelElem for u16 {
     #[inline(always)]
-    unsafe fn load8<S: crate::simd::Simd>(p: *const u16) -> S::F {
+    unsafe fn load_lanes<S: crate::simd::Simd>(p: *const u16) -> S::F {
         // SAFETY: the caller guarantees `S`'s target features and that `p` is valid for the lanes read or written.
         unsafe { S::load_f16(p) }
     }

@@ -18,7 +18,7 @@ use crate::dense::{check_forward, forward_panels, forward_scalar, rows, Activati
 use crate::error::{need, same, KernelError};
 use crate::pack::{PackedF32, PanelElem, Weights};
 use crate::rng::{Noise, NoiseKey};
-use crate::simd::{Kernel, Simd};
+use crate::simd::{load_row, Kernel, Simd};
 use crate::{Backend, MatMut, MatRef, PANEL};
 
 /// Scratch elements [`Backend::dense_perturbed`] needs for inputs of width `k`.
@@ -65,24 +65,25 @@ unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
         match noise {
             Source::Hash(key) => {
                 let ku = k as u32;
-                let kv = S::usplat(ku);
-                // Lane j of half h holds element ((16p + 8h + j)·k + kk).
-                let lane = S::umul(S::uiota(), kv);
-                let base0 = S::uadd(lane, S::usplat(((p * PANEL) as u32).wrapping_mul(ku)));
-                let base1 = S::uadd(base0, S::usplat(8u32.wrapping_mul(ku)));
+                // Lane j of vector v holds element ((16p + v·LANES + j)·k + kk):
+                // the noise is keyed by the weight's logical position, so
+                // every lane width draws the same values.
+                let lane = S::umul(S::uiota(), S::usplat(ku));
                 for kk in 0..k {
-                    let off = S::usplat(kk as u32);
-                    let e0 = key.value_v::<S>(S::uadd(base0, off));
-                    let e1 = key.value_v::<S>(S::uadd(base1, off));
-                    panel_row::<S, E>(src, kk, e0, e1, sig, out);
+                    let mut e = S::row_splat(S::zero());
+                    for (v, x) in e.as_mut().iter_mut().enumerate() {
+                        let first = ((p * PANEL + v * S::LANES) as u32).wrapping_mul(ku);
+                        let idx = S::uadd(lane, S::usplat(first.wrapping_add(kk as u32)));
+                        *x = key.value_v::<S>(idx);
+                    }
+                    panel_row::<S, E>(src, kk, &e, sig, out);
                 }
             }
             Source::Table(t) => {
                 let t = t.as_ptr().add(p * PANEL * k);
                 for kk in 0..k {
-                    let e0 = S::load(t.add(kk * PANEL));
-                    let e1 = S::load(t.add(kk * PANEL + 8));
-                    panel_row::<S, E>(src, kk, e0, e1, sig, out);
+                    let e = load_row::<S, f32>(t.add(kk * PANEL));
+                    panel_row::<S, E>(src, kk, &e, sig, out);
                 }
             }
         }
@@ -95,17 +96,19 @@ unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
 unsafe fn panel_row<S: Simd, E: PanelElem>(
     src: *const E,
     kk: usize,
-    e0: S::F,
-    e1: S::F,
+    e: &S::Row,
     sig: S::F,
     out: *mut f32,
 ) {
     // SAFETY: as in `perturbed_panel`: row kk of both panels is in bounds.
     unsafe {
-        let w0 = E::load8::<S>(src.add(kk * PANEL));
-        let w1 = E::load8::<S>(src.add(kk * PANEL + 8));
-        S::store(out.add(kk * PANEL), S::add(w0, S::mul(sig, e0)));
-        S::store(out.add(kk * PANEL + 8), S::add(w1, S::mul(sig, e1)));
+        let w = load_row::<S, E>(src.add(kk * PANEL));
+        for (v, (wv, ev)) in w.as_ref().iter().zip(e.as_ref()).enumerate() {
+            S::store(
+                out.add(kk * PANEL + v * S::LANES),
+                S::add(*wv, S::mul(sig, *ev)),
+            );
+        }
     }
 }
 
@@ -235,7 +238,7 @@ impl Kernel for LowRankDense<'_, '_, '_> {
         if m == 0 {
             return;
         }
-        // T = σ·X·V: dot products, 8 lanes at a time.
+        // T = σ·X·V: dot products, LANES at a time.
         for i in 0..m {
             let xr = self.x.row(i).as_ptr();
             for q in 0..r {
@@ -244,9 +247,9 @@ impl Kernel for LowRankDense<'_, '_, '_> {
                 let dot = unsafe {
                     let mut acc = S::zero();
                     let mut kk = 0;
-                    while kk + 8 <= k {
+                    while kk + S::LANES <= k {
                         acc = S::fma(S::load(xr.add(kk)), S::load(vr.add(kk)), acc);
-                        kk += 8;
+                        kk += S::LANES;
                     }
                     if kk < k {
                         let xv = S::load_partial(xr.add(kk), k - kk);

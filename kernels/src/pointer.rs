@@ -4,7 +4,7 @@
 //!
 //! The cost is `N·H` tanh evaluations per step — the largest single cost of
 //! a LAST request — so tanh is the rational [`math::tanh_fast`] (≤ 8 ULP,
-//! |error| ≤ 5·10⁻⁷, about half the work of [`math::tanh`]), 8 lanes at a
+//! |error| ≤ 5·10⁻⁷, about half the work of [`math::tanh`]), `LANES` at a
 //! time, and masked rows are skipped entirely.
 
 use crate::error::{same, KernelError};
@@ -47,26 +47,27 @@ impl Kernel for Scores<'_, '_> {
             let kp = self.keys.row(i).as_ptr();
             // SAFETY: every load stays below h = row length = q.len() = v.len().
             *o = unsafe {
+                let l = S::LANES;
                 let (mut a0, mut a1) = (S::zero(), S::zero());
                 let mut j = 0;
-                while j + 16 <= h {
+                while j + 2 * l <= h {
                     let t0 = math::tanh_fast_v::<S>(S::add(S::load(kp.add(j)), S::load(qp.add(j))));
                     let t1 = math::tanh_fast_v::<S>(S::add(
-                        S::load(kp.add(j + 8)),
-                        S::load(qp.add(j + 8)),
+                        S::load(kp.add(j + l)),
+                        S::load(qp.add(j + l)),
                     ));
                     a0 = S::fma(t0, S::load(vp.add(j)), a0);
-                    a1 = S::fma(t1, S::load(vp.add(j + 8)), a1);
-                    j += 16;
+                    a1 = S::fma(t1, S::load(vp.add(j + l)), a1);
+                    j += 2 * l;
                 }
                 while j < h {
-                    let w = (h - j).min(8);
+                    let w = (h - j).min(l);
                     let t = math::tanh_fast_v::<S>(S::add(
                         S::load_partial(kp.add(j), w),
                         S::load_partial(qp.add(j), w),
                     ));
                     a0 = S::fma(t, S::load_partial(vp.add(j), w), a0);
-                    j += 8;
+                    j += l;
                 }
                 S::reduce_add(S::add(a0, a1))
             };
@@ -142,21 +143,12 @@ impl Kernel for Exp2x<'_, '_> {
             let mut bad = S::zero();
             let mut j = 0;
             while j < n {
-                let w = (n - j).min(8);
-                let x = if w == 8 {
-                    S::load(xp.add(j))
-                } else {
-                    S::load_partial(xp.add(j), w)
-                };
+                let x = S::load_upto(xp.add(j), n - j);
                 let a = S::xor(S::or(x, sign), sign);
                 bad = S::add(bad, S::select(S::lt(a, lim), S::zero(), one));
                 let e = math::exp_v::<S>(S::add(x, x));
-                if w == 8 {
-                    S::store(op.add(j), e);
-                } else {
-                    S::store_partial(op.add(j), e, w);
-                }
-                j += 8;
+                S::store_upto(op.add(j), e, n - j);
+                j += S::LANES;
             }
             S::reduce_add(bad) == 0.0
         }
@@ -199,10 +191,11 @@ impl Kernel for ScoresExp<'_, '_> {
             let one = S::splat(1.0);
             let dmax = S::splat(D_MAX);
             let mut vs = S::zero();
+            let l = S::LANES;
             let mut j = 0;
-            while j + 8 <= h {
+            while j + l <= h {
                 vs = S::add(vs, S::load(vp.add(j)));
-                j += 8;
+                j += l;
             }
             if j < h {
                 vs = S::add(vs, S::load_partial(vp.add(j), h - j));
@@ -220,27 +213,27 @@ impl Kernel for ScoresExp<'_, '_> {
                 // the divider, not the FMA ports, bounds the plain form.
                 let mut acc = S::zero();
                 let mut j = 0;
-                while j + 32 <= h {
+                while j + 4 * l <= h {
                     let d = |o: usize| {
                         S::min(
                             S::fma(S::load(kp.add(j + o)), S::load(qp.add(j + o)), one),
                             dmax,
                         )
                     };
-                    let (d1, d2, d3, d4) = (d(0), d(8), d(16), d(24));
-                    let n12 = S::fma(S::load(vp.add(j)), d2, S::mul(S::load(vp.add(j + 8)), d1));
+                    let (d1, d2, d3, d4) = (d(0), d(l), d(2 * l), d(3 * l));
+                    let n12 = S::fma(S::load(vp.add(j)), d2, S::mul(S::load(vp.add(j + l)), d1));
                     let n34 = S::fma(
-                        S::load(vp.add(j + 16)),
+                        S::load(vp.add(j + 2 * l)),
                         d4,
-                        S::mul(S::load(vp.add(j + 24)), d3),
+                        S::mul(S::load(vp.add(j + 3 * l)), d3),
                     );
                     let (p12, p34) = (S::mul(d1, d2), S::mul(d3, d4));
                     let num = S::fma(n12, p34, S::mul(n34, p12));
                     acc = S::add(acc, S::div(num, S::mul(p12, p34)));
-                    j += 32;
+                    j += 4 * l;
                 }
                 while j < h {
-                    let w = (h - j).min(8);
+                    let w = (h - j).min(l);
                     // Zero-filled lanes give 0 / (0·0 + 1) = 0.
                     let d = S::fma(
                         S::load_partial(kp.add(j), w),
@@ -248,7 +241,7 @@ impl Kernel for ScoresExp<'_, '_> {
                         one,
                     );
                     acc = S::add(acc, S::div(S::load_partial(vp.add(j), w), S::min(d, dmax)));
-                    j += 8;
+                    j += l;
                 }
                 *o = vs - 2.0 * S::reduce_add(acc);
             }

@@ -131,7 +131,7 @@ pub fn gumbel(seed: u64, stream: u64, i: usize) -> f32 {
     -ln(-ln(u))
 }
 
-/// `out[i] = gumbel(seed, stream, i)`, eight lanes at a time on SIMD paths.
+/// `out[i] = gumbel(seed, stream, i)`, `LANES` at a time on SIMD paths.
 struct GumbelNoise<'o> {
     seed: u64,
     stream: u64,

@@ -117,7 +117,7 @@ fn check_matmul(b: Backend, c: MmCase) -> Result<(), String> {
 fn matmul_sweep_small_shapes() {
     for b in backends() {
         for tn in [false, true] {
-            for m in 0..=18 {
+            for m in 0..=36 {
                 for n in 1..=48 {
                     for &p in &[0usize, 1, 7, 8, 9, 17, 33] {
                         let case = MmCase {
@@ -211,7 +211,7 @@ fn check_bias_grad(b: Backend, m: usize, n: usize, pad: usize, seed: u64) -> Res
 #[test]
 fn bias_grad_sweep() {
     for b in backends() {
-        for m in 0..=18 {
+        for m in 0..=36 {
             for n in 0..=48 {
                 check_bias_grad(b, m, n, (m + n) % 3, (m * 100 + n) as u64).unwrap();
             }

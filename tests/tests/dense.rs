@@ -79,11 +79,12 @@ fn check(
     Ok(())
 }
 
-/// Every m ≤ 18 (3 row tiles), n ≤ 48 (3 panels), k over the loop-edge set.
+/// Every m ≤ 36 (3 row tiles of the 16-lane paths' 12-row tile, 6 of the
+/// 8-lane paths'), n ≤ 48 (3 panels), k over the loop-edge set.
 #[test]
 fn sweep_all_small_shapes() {
     for b in backends() {
-        for m in 0..=18 {
+        for m in 0..=36 {
             for n in 1..=48 {
                 for &k in &[1usize, 2, 7, 8, 9, 16, 17, 33, 40] {
                     let act = ACTS[(m + n + k) % 4];
@@ -374,7 +375,7 @@ fn check_row_independence(b: Backend, m: usize, n: usize, k: usize, f16: bool, s
 #[test]
 fn rows_do_not_depend_on_the_batch() {
     for b in backends() {
-        for m in [1, 2, 3, 7, 8, 13, 14, 50] {
+        for m in [1, 2, 3, 7, 8, 12, 13, 14, 19, 20, 25, 31, 50] {
             for (n, k) in [(128, 128), (64, 128), (1, 64), (40, 33)] {
                 check_row_independence(b, m, n, k, m % 2 == 0, m as u64 * 31 + n as u64);
             }

@@ -78,13 +78,18 @@ impl Probe {
         }
     }
 
-    /// The fp32 FMA probe of the path `isa` dispatches to: ymm for `avx2`,
-    /// q registers for `neon`; `None` for `scalar`, which issues no vector FMAs.
+    /// The fp32 FMA probe of the path `isa` dispatches to: zmm for
+    /// `avx512`, ymm for `avx2`, q registers for `neon`, and the 8-lane
+    /// registers `emu16` is built from; `None` for `scalar`, which issues no
+    /// vector FMAs.
     pub fn for_path(isa: Isa) -> Option<Probe> {
         match isa {
             Isa::Scalar => None,
+            Isa::Avx512 => Some(Probe::FmaZmm),
             Isa::Avx2Fma => Some(Probe::FmaYmm),
             Isa::Neon => Some(Probe::FmaNeon),
+            Isa::Emu16 if cfg!(target_arch = "aarch64") => Some(Probe::FmaNeon),
+            Isa::Emu16 => Some(Probe::FmaYmm),
         }
         .filter(|p| p.available())
     }
@@ -234,15 +239,11 @@ pub fn peak_for(p: Probe) -> Option<f64> {
     }
 }
 
-/// Measured single-core fp32 peak of the vector kernels' FMA width in
-/// GFLOP/s: the ymm probe on x86-64, the NEON one on aarch64 (see
-/// [`peak_for`]); `None` where no probe exists or the CPU lacks FMA.
-pub fn peak_gflops() -> Option<f64> {
-    peak_for(if cfg!(target_arch = "aarch64") {
-        Probe::FmaNeon
-    } else {
-        Probe::FmaYmm
-    })
+/// Measured single-core fp32 peak of the FMA width `isa` dispatches to, in
+/// GFLOP/s (zmm for `avx512`, ymm for `avx2`, NEON for `neon`; see
+/// [`Probe::for_path`]); `None` for scalar or where the CPU lacks the probe.
+pub fn peak_gflops(isa: Isa) -> Option<f64> {
+    Probe::for_path(isa).and_then(peak_for)
 }
 
 /// Median seconds per call of `f`, from `samples` samples of enough calls to

@@ -272,7 +272,7 @@ pub fn bench_latency(
     let flops = performed as f64 / requests as f64;
     let std_flops = standard_flops(&cfg, scenario.n(), scenario.list_len(), &variant);
     let p50 = q(0.5);
-    let peak = crate::bench::peak::peak_gflops().unwrap_or(f64::NAN);
+    let peak = crate::bench::peak::peak_gflops(backend.isa()).unwrap_or(f64::NAN);
     let gflops = flops / (p50 * 1e-6) / 1e9;
     Ok(LatencyRecord {
         variant: variant.to_string(),

@@ -8,9 +8,12 @@ use last_kernels::Backend;
 pub struct Args {}
 
 pub fn run(_: Args, be: Backend) -> Result<(), Failure> {
-    println(&format!("isa: {}", be.isa()))?;
-    match last::bench::peak::peak_gflops() {
-        Some(p) => println(&format!("peak_gflops (1 core, fp32 FMA probe): {p:.1}")),
+    let isa = be.isa();
+    println(&format!("isa: {isa} ({} f32 lanes)", isa.lanes()))?;
+    match last::bench::peak::peak_gflops(isa) {
+        Some(p) => println(&format!(
+            "peak_gflops (1 core, fp32 FMA probe of {isa}): {p:.1}"
+        )),
         None => println("peak_gflops: no probe for this CPU"),
     }
 }

@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// Fewest items for which the encoder splits its rows over two threads
+/// (below it the hand-off costs more than the half it saves).
+const SPLIT_ROWS: usize = 24;
+
 impl Ctx<'_, '_> {
     /// The per-request encoder outputs (`e1`, `h0 = ReLU(P)` with its
     /// pre-activation `P = e1·W2ᵀ + b`, keys, `e^{2·keys}`, the evaluator's
@@ -36,7 +40,7 @@ impl Ctx<'_, '_> {
             pm: grow(&mut s.ev.pm, n * h1),
         };
         s.enc.ek0_ok = match pool {
-            Some(p) if n >= 4 * last_kernels::TILE_ROWS => {
+            Some(p) if n >= SPLIT_ROWS => {
                 let (a, b) = rows.split(n / 2, h, h1);
                 let (ra, rb) = p.install(|| {
                     rayon::join(

@@ -26,17 +26,17 @@ pub(super) unsafe fn narrow<S: Simd, E: PanelElem>(
     let m = x.rows();
     let (lda, ldc) = (x.stride(), y.stride());
     let (x0, y0) = (x.ptr(), y.ptr());
-    // Only the first k + 8 entries are ever read; no need to zero 4 KiB.
-    let mut col = core::mem::MaybeUninit::<[f32; NARROW_K + 8]>::uninit();
+    // Only the first k + LANES entries are ever read; no need to zero 4 KiB.
+    let mut col = core::mem::MaybeUninit::<[f32; NARROW_K + 16]>::uninit();
     let cp = col.as_mut_ptr() as *mut f32;
     for j in 0..n {
-        // SAFETY: k + 8 <= NARROW_K + 8 entries written before any read; the
+        // SAFETY: k + LANES <= NARROW_K + 16 entries written before any read; the
         // first panel holds k rows of 16 elements and j < 16.
         unsafe {
             for kk in 0..k {
                 *cp.add(kk) = (*panel0.add(kk * PANEL + j)).to_f32();
             }
-            for kk in k..k + 8 {
+            for kk in k..k + S::LANES {
                 *cp.add(kk) = 0.0; // the tail load of the last vector reads zeros
             }
         }
@@ -49,18 +49,18 @@ pub(super) unsafe fn narrow<S: Simd, E: PanelElem>(
                 // SAFETY: i0 + r < m rows (or i0 itself).
                 *p = unsafe { x0.add((i0 + if r < rows { r } else { 0 }) * lda) };
             }
-            let mut sums = [0f32; 8];
-            // SAFETY: loads stay below k for every row and below k + 8 for `col`.
+            let mut sums = [0f32; 16];
+            // SAFETY: loads stay below k for every row and below k + LANES for `col`.
             unsafe {
                 // 8 rows × one accumulator each: 8 independent FMA chains.
                 let mut acc = [S::zero(); 8];
                 let mut kk = 0;
-                while kk + 8 <= k {
+                while kk + S::LANES <= k {
                     let w = S::load(cp.add(kk));
                     for (a, p) in acc.iter_mut().zip(&xr) {
                         *a = S::fma(S::load(p.add(kk)), w, *a);
                     }
-                    kk += 8;
+                    kk += S::LANES;
                 }
                 if kk < k {
                     let w = S::load(cp.add(kk));

@@ -1,16 +1,23 @@
 //! The vector vocabulary every generic kernel body is written in.
 //!
-//! One trait, [`Simd`], with 8 f32 lanes and 8 u32 lanes on every ISA:
-//! one `__m256` on AVX2, a pair of `float32x4_t` on NEON. Keeping the width
-//! equal means the register tile (6 rows × 16 columns = 6 × 2 vectors) and
-//! every loop bound are the same on both, so the kernel bodies are written
-//! once. Every op is `#[inline(always)]`: a helper that is not inlined loses
-//! the caller's `#[target_feature]` and becomes a call per instruction.
+//! One trait, [`Simd`], whose implementations carry their own lane count
+//! ([`Simd::LANES`]: 8 on AVX2 and NEON, 16 on AVX-512 and on the 16-lane
+//! emulation in [`pair`]) and their own register tile ([`Simd::TILE_ROWS`]
+//! rows × one 16-column panel row, [`Simd::Row`], of `16 / LANES` vectors).
+//! The weight panel is 16 columns on every ISA (two ymm, one zmm, four NEON
+//! q-registers), so weights packed once serve every path and each output is
+//! the same FMA chain along `k` whatever the width. Kernel bodies are
+//! written once, in terms of `LANES` and `Row`. Every op is
+//! `#[inline(always)]`: a helper that is not inlined loses the caller's
+//! `#[target_feature]` and becomes a call per instruction.
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
+pub(crate) mod pair;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_512;
 
 /// A kernel: a scalar reference and one generic SIMD body.
 pub(crate) trait Kernel {
@@ -26,8 +33,8 @@ pub(crate) trait Kernel {
     unsafe fn simd<S: Simd>(self) -> Self::Output;
 }
 
-/// Writes `out[j..j + 8] = f(j, j+1, …, j+7)` for every `j` in steps of 8
-/// (the last block partial): the driver of every kernel whose element `i`
+/// Writes `out[j..j + L] = f(j, j+1, …, j+L−1)` for every `j` in steps of
+/// `L = S::LANES` (the last block partial): the driver of every kernel whose element `i`
 /// is a pure function of the index `i` (noise streams).
 ///
 /// # Safety
@@ -42,40 +49,79 @@ pub(crate) unsafe fn fill_indexed<S: Simd>(out: &mut [f32], f: impl Fn(S::U) -> 
     unsafe {
         while j < n {
             let v = f(S::uadd(S::uiota(), S::usplat(j as u32)));
-            let w = (n - j).min(8);
-            if w == 8 {
-                S::store(op.add(j), v);
-            } else {
-                S::store_partial(op.add(j), v, w);
-            }
-            j += 8;
+            S::store_upto(op.add(j), v, n - j);
+            j += S::LANES;
         }
     }
 }
 
-/// 8-lane f32 / u32 vector operations. All functions are `unsafe` because
-/// they may only run where the ISA's features are enabled; pointer functions
-/// additionally require their pointers to be valid for the lanes they touch.
+/// `LANES`-wide f32 / u32 vector operations. All functions are `unsafe`
+/// because they may only run where the ISA's features are enabled; pointer
+/// functions additionally require their pointers to be valid for the lanes
+/// they touch.
 #[allow(dead_code)]
 pub(crate) trait Simd: Copy {
-    /// f32 × 8.
+    /// f32 lanes per vector (8 or 16; at most 16).
+    const LANES: usize;
+    /// Rows of the dense register tile: `TILE_ROWS × 16 / LANES`
+    /// accumulators, at least 8 independent FMA chains to hide the FMA
+    /// latency at two FMAs per cycle.
+    const TILE_ROWS: usize;
+    /// The fewest rows a tail tile may have when the batch is taller than one
+    /// tile; a shorter remainder is merged with the last full tile and the
+    /// merged rows run as two near-equal tiles (so few-chain tiles only
+    /// occur when the whole batch is short).
+    const MIN_TAIL_ROWS: usize;
+    /// f32 × `LANES`.
     type F: Copy;
-    /// u32 × 8 (wrapping integer arithmetic).
+    /// u32 × `LANES` (wrapping integer arithmetic).
     type U: Copy;
+    /// One 16-column panel row: `16 / LANES` vectors.
+    type Row: Copy + AsRef<[Self::F]> + AsMut<[Self::F]>;
+
+    /// A panel row with every vector `x`. (Rows are filled by loops over
+    /// `as_mut()`, never by closures: a closure that is not inlined is
+    /// compiled without the caller's target features, and every intrinsic
+    /// inside it becomes a call.)
+    fn row_splat(x: Self::F) -> Self::Row;
 
     unsafe fn splat(x: f32) -> Self::F;
     unsafe fn zero() -> Self::F;
-    /// Loads 8 f32 (unaligned).
+    /// Loads `LANES` f32 (unaligned).
     unsafe fn load(p: *const f32) -> Self::F;
-    /// Loads `n < 8` f32, zero-filling the rest; touches only `p[..n]`.
+    /// Loads `n < LANES` f32, zero-filling the rest; touches only `p[..n]`.
     unsafe fn load_partial(p: *const f32, n: usize) -> Self::F;
     /// Broadcasts `*p`.
     unsafe fn broadcast(p: *const f32) -> Self::F;
-    /// Loads 8 f16 (as raw bits) and widens them exactly to f32.
+    /// Loads `LANES` f16 (as raw bits) and widens them exactly to f32.
     unsafe fn load_f16(p: *const u16) -> Self::F;
     unsafe fn store(p: *mut f32, v: Self::F);
-    /// Stores lanes `0..n` (`n < 8`); touches only `p[..n]`.
+    /// Stores lanes `0..n` (`n < LANES`); touches only `p[..n]`.
     unsafe fn store_partial(p: *mut f32, v: Self::F, n: usize);
+    /// Loads `min(n, LANES)` f32, zero-filling the rest (`n > 0`).
+    #[inline(always)]
+    unsafe fn load_upto(p: *const f32, n: usize) -> Self::F {
+        // SAFETY: the caller guarantees the features and `p[..min(n, LANES)]`.
+        unsafe {
+            if n >= Self::LANES {
+                Self::load(p)
+            } else {
+                Self::load_partial(p, n)
+            }
+        }
+    }
+    /// Stores lanes `0..min(n, LANES)` (`n > 0`).
+    #[inline(always)]
+    unsafe fn store_upto(p: *mut f32, v: Self::F, n: usize) {
+        // SAFETY: the caller guarantees the features and `p[..min(n, LANES)]`.
+        unsafe {
+            if n >= Self::LANES {
+                Self::store(p, v)
+            } else {
+                Self::store_partial(p, v, n)
+            }
+        }
+    }
 
     unsafe fn add(a: Self::F, b: Self::F) -> Self::F;
     unsafe fn sub(a: Self::F, b: Self::F) -> Self::F;
@@ -96,20 +142,21 @@ pub(crate) trait Simd: Copy {
     unsafe fn xor(a: Self::F, b: Self::F) -> Self::F;
     /// Horizontal sum (order: pairwise, ISA-specific).
     unsafe fn reduce_add(a: Self::F) -> f32;
-    /// Lane `i` of the result is the horizontal sum of `a[i]` (a transpose-add).
+    /// Lane `i < 8` of the result is the horizontal sum of `a[i]` (a
+    /// transpose-add); lanes 8 and above (16-lane ISAs) are zero.
     #[inline(always)]
     unsafe fn reduce8(a: [Self::F; 8]) -> Self::F {
-        let mut t = [0f32; 8];
+        let mut t = [0f32; 16];
         for (o, v) in t.iter_mut().zip(a) {
-            // SAFETY: the caller guarantees `S`'s target features; `t` is a local 8-lane array.
+            // SAFETY: the caller guarantees `S`'s target features.
             *o = unsafe { Self::reduce_add(v) };
         }
-        // SAFETY: the caller guarantees `S`'s target features; `t` is a local 8-lane array.
+        // SAFETY: `t` holds 16 ≥ LANES floats; the caller guarantees the features.
         unsafe { Self::load(t.as_ptr()) }
     }
 
     unsafe fn usplat(x: u32) -> Self::U;
-    /// `[0, 1, ..., 7]`.
+    /// `[0, 1, ..., LANES − 1]`.
     unsafe fn uiota() -> Self::U;
     unsafe fn uadd(a: Self::U, b: Self::U) -> Self::U;
     /// Low 32 bits of the product.
@@ -127,4 +174,54 @@ pub(crate) trait Simd: Copy {
     unsafe fn u_as_f(a: Self::U) -> Self::F;
     /// Truncating f32 → i32 conversion (lanes assumed in range), as u32 bits.
     unsafe fn f_to_i(a: Self::F) -> Self::U;
+}
+
+/// Loads one panel row of 16 elements as [`Simd::Row`].
+///
+/// # Safety
+/// `p[..16]` readable; `S`'s features available.
+#[inline(always)]
+pub(crate) unsafe fn load_row<S: Simd, E: crate::pack::PanelElem>(p: *const E) -> S::Row {
+    // SAFETY: vector v reads p[v·LANES..(v+1)·LANES], inside p[..16].
+    unsafe {
+        let mut r = S::row_splat(S::zero());
+        for (v, x) in r.as_mut().iter_mut().enumerate() {
+            *x = E::load_lanes::<S>(p.add(v * S::LANES));
+        }
+        r
+    }
+}
+
+/// Loads `n` (≤ 16) floats as a panel row, zero-filling the rest.
+///
+/// # Safety
+/// `p[..n]` readable; `S`'s features available.
+#[inline(always)]
+pub(crate) unsafe fn load_row_upto<S: Simd>(p: *const f32, n: usize) -> S::Row {
+    // SAFETY: only lanes below n are touched.
+    unsafe {
+        let mut r = S::row_splat(S::zero());
+        for (v, x) in r.as_mut().iter_mut().enumerate() {
+            let j = v * S::LANES;
+            if j < n {
+                *x = S::load_upto(p.add(j), n - j);
+            }
+        }
+        r
+    }
+}
+
+/// Stores the first `n` (≤ 16) lanes of a panel row.
+///
+/// # Safety
+/// `p[..n]` writable; `S`'s features available.
+#[inline(always)]
+pub(crate) unsafe fn store_row_upto<S: Simd>(p: *mut f32, r: &S::Row, n: usize) {
+    for (v, x) in r.as_ref().iter().enumerate() {
+        let j = v * S::LANES;
+        if j < n {
+            // SAFETY: only lanes below n are written.
+            unsafe { S::store_upto(p.add(j), *x, n - j) };
+        }
+    }
 }

@@ -24,6 +24,17 @@ use wide::f32x4;
 #[derive(Clone, Copy)]
 pub(crate) struct NeonV;
 
+/// Runs `k`'s SIMD body compiled for NEON on 16-lane vectors of two
+/// [`NeonV`] each ([`super::pair::Pair`]): the AVX-512 geometry under NEON.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn run_pair<K: Kernel>(k: K) -> K::Output {
+    // SAFETY: as in `run`.
+    unsafe { k.simd::<super::pair::Pair<NeonV>>() }
+}
+
 /// Runs `k`'s SIMD body compiled for NEON.
 ///
 /// # Safety
@@ -68,8 +79,18 @@ unsafe fn f16x4_to_f32(h: uint16x4_t) -> float32x4_t {
 
 // SAFETY (whole impl): only called inside `run`; pointer contracts are the trait's.
 impl Simd for NeonV {
+    const LANES: usize = 8;
+    // 6 rows × 2 vectors (4 q-registers) = 24 of the 32 registers.
+    const TILE_ROWS: usize = 6;
+    const MIN_TAIL_ROWS: usize = 3;
     type F = F;
     type U = U;
+    type Row = [F; 2];
+
+    #[inline(always)]
+    fn row_splat(x: F) -> Self::Row {
+        [x; 2]
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> F {

@@ -17,6 +17,18 @@ use core::arch::x86_64::*;
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2;
 
+/// Runs `k`'s SIMD body compiled for AVX2 + FMA + F16C, on 16-lane vectors
+/// made of two ymm each ([`super::pair::Pair`]): the geometry of the AVX-512
+/// path, testable on any AVX2 machine.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn run_pair<K: Kernel>(k: K) -> K::Output {
+    // SAFETY: as in `run`.
+    unsafe { k.simd::<super::pair::Pair<Avx2>>() }
+}
+
 /// Runs `k`'s SIMD body compiled for AVX2 + FMA + F16C.
 ///
 /// # Safety
@@ -44,8 +56,18 @@ unsafe fn mask(n: usize) -> __m256i {
 // trait and upheld by the kernel bodies.
 #[allow(clippy::undocumented_unsafe_blocks)]
 impl Simd for Avx2 {
+    const LANES: usize = 8;
+    // 6 rows × 2 ymm = 12 accumulators of the 16 registers.
+    const TILE_ROWS: usize = 6;
+    const MIN_TAIL_ROWS: usize = 3;
     type F = __m256;
     type U = __m256i;
+    type Row = [__m256; 2];
+
+    #[inline(always)]
+    fn row_splat(x: __m256) -> Self::Row {
+        [x; 2]
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> __m256 {
