@@ -38,7 +38,7 @@
 use crate::error::{same, KernelError};
 use crate::math;
 use crate::pack::{PanelElem, Weights};
-use crate::simd::{load_row, load_row_upto, store_row_upto, Kernel, Simd};
+use crate::simd::{load_row, load_row_upto, row_fma, store_row_upto, Kernel, Simd};
 use crate::{Backend, MatMut, MatRef, PANEL};
 
 mod narrow;
@@ -135,7 +135,53 @@ pub(crate) struct Tile<E> {
     pub ldc: usize,
 }
 
-/// The rows of an A tile at the current column, addressed as
+/// How a k loop finds `&A[r][column]` for the rows of its tile.
+trait RowAddr {
+    /// `&A[r][column]`.
+    ///
+    /// # Safety
+    /// Row `r` at the current column is inside the tile the driver checked.
+    unsafe fn at(&self, r: usize) -> *const f32;
+    /// Moves every row `by` columns on.
+    fn advance(&mut self, by: usize);
+}
+
+/// Up to six rows, one pointer each plus a shared column offset: each
+/// broadcast is one `vbroadcastss (row, off, 4)`, six pointers and the
+/// offset fit the general registers beside the loop state.
+#[derive(Clone, Copy)]
+struct RowList<const MR: usize> {
+    row: [*const f32; MR],
+    off: usize,
+}
+
+impl<const MR: usize> RowList<MR> {
+    /// The most rows this scheme keeps in registers.
+    const MAX_ROWS: usize = 6;
+    /// Rows `a + r·stride` for `r < MR`.
+    #[inline(always)]
+    fn new(a: *const f32, stride: usize) -> Self {
+        let mut row = [a; MR];
+        for (r, p) in row.iter_mut().enumerate() {
+            *p = a.wrapping_add(r * stride);
+        }
+        RowList { row, off: 0 }
+    }
+}
+
+impl<const MR: usize> RowAddr for RowList<MR> {
+    #[inline(always)]
+    unsafe fn at(&self, r: usize) -> *const f32 {
+        // SAFETY: the caller's contract: this is `a + r·stride + column`.
+        unsafe { self.row[r].add(self.off) }
+    }
+    #[inline(always)]
+    fn advance(&mut self, by: usize) {
+        self.off += by;
+    }
+}
+
+/// Seven to twelve rows of an A tile at the current column, addressed as
 /// `group[r / 3] + (r % 3)·stride`: 12 rows need only 4 pointers and one
 /// stride register (x86 addressing scales the stride by 4 or 8 for free,
 /// so each broadcast is one `vbroadcastss (group, stride, s)` or a `{1to16}`
@@ -158,23 +204,22 @@ impl RowPtrs {
             stride,
         }
     }
-    /// Moves every row `by` columns on. The pointers pass through
-    /// [`opaque`] so the optimiser cannot re-derive one from another, or
-    /// hoist `group + stride·j` into twelve loop-carried pointers.
+}
+
+impl RowAddr for RowPtrs {
+    #[inline(always)]
+    unsafe fn at(&self, r: usize) -> *const f32 {
+        // SAFETY: the caller's contract: this is `a + r·stride + column`.
+        unsafe { self.group[r / 3].add((r % 3) * self.stride) }
+    }
+    /// The pointers pass through [`opaque`] so the optimiser cannot
+    /// re-derive one from another, or hoist `group + stride·j` into twelve
+    /// loop-carried pointers.
     #[inline(always)]
     fn advance(&mut self, by: usize) {
         for g in &mut self.group {
             *g = opaque(g.wrapping_add(by));
         }
-    }
-    /// `&A[r][column]`.
-    ///
-    /// # Safety
-    /// Row `r` at the current column is inside the tile the driver checked.
-    #[inline(always)]
-    unsafe fn at(&self, r: usize) -> *const f32 {
-        // SAFETY: the caller's contract: this is `a + r·stride + column`.
-        unsafe { self.group[r / 3].add((r % 3) * self.stride) }
     }
 }
 
@@ -198,7 +243,7 @@ fn opaque(p: *const f32) -> *const f32 {
 #[inline(always)]
 unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     acc: &mut [S::Row; MR],
-    rows: &RowPtrs,
+    rows: &impl RowAddr,
     bp: *const E,
     nc: usize,
 ) {
@@ -211,10 +256,7 @@ unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
             load_row_upto::<S>(bp as *const f32, nc)
         };
         for (r, row) in acc.iter_mut().enumerate() {
-            let x = S::broadcast(rows.at(r));
-            for (a, bv) in row.as_mut().iter_mut().zip(b.as_ref()) {
-                *a = S::fma(x, *bv, *a);
-            }
+            row_fma::<S>(S::broadcast(rows.at(r)), &b, row);
         }
     }
 }
@@ -234,7 +276,33 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 ) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
-        let mut rows = RowPtrs::new(a, rs_a);
+        if MR <= RowList::<MR>::MAX_ROWS {
+            kloop_rows::<S, E, MR, FULL>(acc, k, RowList::<MR>::new(a, rs_a), cs_a, b, rs_b, nc);
+        } else {
+            kloop_rows::<S, E, MR, FULL>(acc, k, RowPtrs::new(a, rs_a), cs_a, b, rs_b, nc);
+        }
+    }
+}
+
+/// [`kloop`] over one row-addressing scheme.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kloop_rows<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
+    acc_out: &mut [S::Row; MR],
+    k: usize,
+    mut rows: impl RowAddr,
+    cs_a: usize,
+    b: *const E,
+    rs_b: usize,
+    nc: usize,
+) {
+    // SAFETY: as for `kloop`; `rows` addresses the tile's MR rows.
+    unsafe {
+        // A local copy that nothing outside the loop reads, so the
+        // optimiser keeps it in registers (the caller's array is also read
+        // by the epilogue, and stays in memory).
+        let mut acc = *acc_out;
+        let acc = &mut acc;
         // Unrolled by two: half the loop overhead.
         let mut p = 0;
         while p + 2 <= k {
@@ -247,6 +315,7 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
         if p < k {
             kstep::<S, E, MR, FULL>(acc, &rows, b.add(p * rs_b), nc);
         }
+        *acc_out = *acc;
     }
 }
 
@@ -289,10 +358,7 @@ unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: 
             for (t, accp) in ts.iter().zip(acc.iter_mut()) {
                 let b = load_row::<S, E>(t.b.add(kk * t.rs_b));
                 for (row, ptr) in accp.iter_mut().zip(&rows) {
-                    let x = S::broadcast(ptr.add(kk * t0.cs_a));
-                    for (a, bv) in row.as_mut().iter_mut().zip(b.as_ref()) {
-                        *a = S::fma(x, *bv, *a);
-                    }
+                    row_fma::<S>(S::broadcast(ptr.add(kk * t0.cs_a)), &b, row);
                 }
             }
         }

@@ -69,12 +69,18 @@ unsafe fn perturbed_panel<S: Simd, E: PanelElem>(
                 // the noise is keyed by the weight's logical position, so
                 // every lane width draws the same values.
                 let lane = S::umul(S::uiota(), S::usplat(ku));
+                // Index of (row 16p + v·LANES + j, column 0) per vector v
+                // (at most two vectors per panel row).
+                let mut base = [lane; 2];
+                for (v, b) in base.iter_mut().enumerate().take(PANEL / S::LANES) {
+                    let first = ((p * PANEL + v * S::LANES) as u32).wrapping_mul(ku);
+                    *b = S::uadd(lane, S::usplat(first));
+                }
                 for kk in 0..k {
+                    let off = S::usplat(kk as u32);
                     let mut e = S::row_splat(S::zero());
-                    for (v, x) in e.as_mut().iter_mut().enumerate() {
-                        let first = ((p * PANEL + v * S::LANES) as u32).wrapping_mul(ku);
-                        let idx = S::uadd(lane, S::usplat(first.wrapping_add(kk as u32)));
-                        *x = key.value_v::<S>(idx);
+                    for (x, b) in e.as_mut().iter_mut().zip(&base) {
+                        *x = key.value_v::<S>(S::uadd(*b, off));
                     }
                     panel_row::<S, E>(src, kk, &e, sig, out);
                 }

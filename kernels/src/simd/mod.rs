@@ -11,6 +11,8 @@
 //! `#[inline(always)]`: a helper that is not inlined loses the caller's
 //! `#[target_feature]` and becomes a call per instruction.
 
+use crate::PANEL;
+
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
 pub(crate) mod pair;
@@ -189,6 +191,31 @@ pub(crate) unsafe fn load_row<S: Simd, E: crate::pack::PanelElem>(p: *const E) -
             *x = E::load_lanes::<S>(p.add(v * S::LANES));
         }
         r
+    }
+}
+
+/// `acc = x·b + acc` on every vector of a panel row, with constant
+/// indices. (An iterator over `as_mut()` here leaves the accumulators in a
+/// stack array that the k loop stores to after every FMA; constant indices
+/// let the optimiser keep them in registers.)
+///
+/// # Safety
+/// `S`'s features available.
+#[inline(always)]
+pub(crate) unsafe fn row_fma<S: Simd>(x: S::F, b: &S::Row, acc: &mut S::Row) {
+    const { assert!(PANEL / S::LANES >= 1 && PANEL / S::LANES <= 4) };
+    let (b, a) = (b.as_ref(), acc.as_mut());
+    // SAFETY: the caller guarantees `S`'s features; `Row` holds
+    // `PANEL / LANES` vectors, so every index below is in bounds.
+    unsafe {
+        a[0] = S::fma(x, b[0], a[0]);
+        if PANEL / S::LANES >= 2 {
+            a[1] = S::fma(x, b[1], a[1]);
+        }
+        if PANEL / S::LANES >= 4 {
+            a[2] = S::fma(x, b[2], a[2]);
+            a[3] = S::fma(x, b[3], a[3]);
+        }
     }
 }
 
