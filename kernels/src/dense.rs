@@ -38,7 +38,7 @@
 use crate::error::{same, KernelError};
 use crate::math;
 use crate::pack::{PanelElem, Weights};
-use crate::simd::{load_row, load_row_upto, row_fma, store_row_upto, Kernel, Simd};
+use crate::simd::{load_row, load_row_upto, row_fma, store_row_upto, Body, Kernel, Simd};
 use crate::{Backend, MatMut, MatRef, PANEL};
 
 mod narrow;
@@ -319,14 +319,21 @@ unsafe fn kloop_rows<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
     }
 }
 
-/// One `MR × 16` tile: k loop(s), then bias, activation, store.
+/// One `MR × 16` tile: k loop(s), then bias, activation, store. `PACKED`
+/// tiles read A along its rows and B as packed panels (`cs_a = 1`,
+/// `rs_b = 16`, `b_full`): the forward and perturbed products, whose
+/// address arithmetic is then constant; the backward products pass
+/// general strides.
 #[inline(always)]
-pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
+pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize, const PACKED: bool>(t: &Tile<E>) {
     const { assert!(MR <= 12) };
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         let mut acc = [S::row_splat(S::zero()); MR];
-        if t.b_full {
+        if PACKED {
+            debug_assert!(t.b_full && t.cs_a == 1 && t.rs_b == PANEL);
+            kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, 1, t.b, PANEL, t.nc);
+        } else if t.b_full {
             kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
         } else {
             kloop::<S, E, MR, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
@@ -346,9 +353,13 @@ pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>) {
 #[inline(always)]
 unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: &[Tile<E>; P]) {
     // SAFETY: as for `tile`: every tile's pointers cover its MR × 16 block;
-    // all P tiles share `a`, `k` and strides (built by `forward_panels`).
+    // all P tiles share `a`, `k` and strides (built by `forward_panels`,
+    // packed: `cs_a = 1`, `rs_b = 16`).
     unsafe {
         let t0 = &ts[0];
+        debug_assert!(ts
+            .iter()
+            .all(|t| t.cs_a == 1 && t.rs_b == PANEL && t.b_full));
         let mut rows = [t0.a; MR];
         for (r, ptr) in rows.iter_mut().enumerate() {
             *ptr = t0.a.add(r * t0.rs_a);
@@ -356,9 +367,9 @@ unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: 
         let mut acc = [[S::row_splat(S::zero()); MR]; P];
         for kk in 0..t0.k {
             for (t, accp) in ts.iter().zip(acc.iter_mut()) {
-                let b = load_row::<S, E>(t.b.add(kk * t.rs_b));
+                let b = load_row::<S, E>(t.b.add(kk * PANEL));
                 for (row, ptr) in accp.iter_mut().zip(&rows) {
-                    row_fma::<S>(S::broadcast(ptr.add(kk * t0.cs_a)), &b, row);
+                    row_fma::<S>(S::broadcast(ptr.add(kk)), &b, row);
                 }
             }
         }
@@ -398,27 +409,51 @@ unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[S
     }
 }
 
-/// One tile of `r` rows (`1 ≤ r ≤ 12`).
-#[inline(always)]
-unsafe fn tile_of<S: Simd, E: PanelElem>(r: usize, t: &Tile<E>) {
-    // SAFETY: as for `tile`, for `r` rows.
-    unsafe {
-        match r {
-            1 => tile::<S, E, 1>(t),
-            2 => tile::<S, E, 2>(t),
-            3 => tile::<S, E, 3>(t),
-            4 => tile::<S, E, 4>(t),
-            5 => tile::<S, E, 5>(t),
-            6 => tile::<S, E, 6>(t),
-            7 => tile::<S, E, 7>(t),
-            8 => tile::<S, E, 8>(t),
-            9 => tile::<S, E, 9>(t),
-            10 => tile::<S, E, 10>(t),
-            11 => tile::<S, E, 11>(t),
-            12 => tile::<S, E, 12>(t),
-            _ => {}
-        }
+/// One `MR`-row tile as a [`Body`], so each tile shape is its own function.
+struct TileBody<'t, E, const MR: usize, const PACKED: bool>(&'t Tile<E>);
+
+impl<E: PanelElem, const MR: usize, const PACKED: bool> Body for TileBody<'_, E, MR, PACKED> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(self) {
+        // SAFETY: forwarded from `tile_of`'s caller.
+        unsafe { tile::<S, E, MR, PACKED>(self.0) }
     }
+}
+
+/// `P` panels of `MR` rows side by side as a [`Body`] (see [`tile_wide`]).
+struct WideBody<'t, E, const MR: usize, const P: usize>(&'t [Tile<E>; P]);
+
+impl<E: PanelElem, const MR: usize, const P: usize> Body for WideBody<'_, E, MR, P> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(self) {
+        // SAFETY: forwarded from the caller of `wide_of`.
+        unsafe { tile_wide::<S, E, MR, P>(self.0) }
+    }
+}
+
+/// [`tile_wide`] in a function of its own.
+#[inline(always)]
+unsafe fn wide_of<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: &[Tile<E>; P]) {
+    // SAFETY: as for `tile_wide`.
+    unsafe { S::outlined::<S, _>(WideBody::<E, MR, P>(ts)) }
+}
+
+/// One tile of `r` rows (`1 ≤ r ≤ 12`), each shape a function of its own
+/// ([`Simd::outlined`]).
+#[inline(always)]
+unsafe fn tile_of<S: Simd, E: PanelElem, const PACKED: bool>(r: usize, t: &Tile<E>) {
+    macro_rules! shapes {
+        ($($mr:literal)*) => {
+            match r {
+                $($mr => S::outlined::<S, _>(TileBody::<E, $mr, PACKED>(t)),)*
+                _ => {}
+            }
+        };
+    }
+    // SAFETY: as for `tile`, for `r` rows.
+    unsafe { shapes!(1 2 3 4 5 6 7 8 9 10 11 12) }
 }
 
 /// Runs the tile over every row of `m`, `S::TILE_ROWS` at a time, then the
@@ -427,7 +462,7 @@ unsafe fn tile_of<S: Simd, E: PanelElem>(r: usize, t: &Tile<E>) {
 /// 1–2 rows → 4 + 3 or 4 + 4; AVX-512: 1–7 rows → 7 + 6 … 10 + 9), so
 /// tiles with few FMA chains occur only when the whole batch is short.
 #[inline(always)]
-pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
+pub(crate) unsafe fn rows<S: Simd, E: PanelElem, const PACKED: bool>(m: usize, t: Tile<E>) {
     const { assert!(S::TILE_ROWS <= 12 && S::MIN_TAIL_ROWS <= S::TILE_ROWS) };
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
@@ -443,16 +478,16 @@ pub(crate) unsafe fn rows<S: Simd, E: PanelElem>(m: usize, t: Tile<E>) {
             r => r,
         };
         for _ in 0..(m - tail) / mr {
-            tile_of::<S, E>(mr, &t);
+            tile_of::<S, E, PACKED>(mr, &t);
             step(&mut t, mr);
         }
         if tail > mr {
             let first = tail.div_ceil(2);
-            tile_of::<S, E>(first, &t);
+            tile_of::<S, E, PACKED>(first, &t);
             step(&mut t, first);
-            tile_of::<S, E>(tail - first, &t);
+            tile_of::<S, E, PACKED>(tail - first, &t);
         } else if tail > 0 {
-            tile_of::<S, E>(tail, &t);
+            tile_of::<S, E, PACKED>(tail, &t);
         }
     }
 }
@@ -578,27 +613,27 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
                 mk(p + 6),
                 mk(p + 7),
             ];
-            unsafe { tile_wide::<S, E, 1, 8>(&ts) };
+            unsafe { wide_of::<S, E, 1, 8>(&ts) };
             p += 8;
         }
     } else if stable && m == 1 {
         while p + 4 <= np {
-            unsafe { tile_wide::<S, E, 1, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
+            unsafe { wide_of::<S, E, 1, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
             p += 4;
         }
     } else if stable && m == 2 && wide {
         while p + 4 <= np {
-            unsafe { tile_wide::<S, E, 2, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
+            unsafe { wide_of::<S, E, 2, 4>(&[mk(p), mk(p + 1), mk(p + 2), mk(p + 3)]) };
             p += 4;
         }
     } else if stable && m == 2 {
         while p + 2 <= np {
-            unsafe { tile_wide::<S, E, 2, 2>(&[mk(p), mk(p + 1)]) };
+            unsafe { wide_of::<S, E, 2, 2>(&[mk(p), mk(p + 1)]) };
             p += 2;
         }
     }
     for p in p..np {
-        unsafe { rows::<S, E>(m, mk(p)) };
+        unsafe { rows::<S, E, true>(m, mk(p)) };
     }
 }
 

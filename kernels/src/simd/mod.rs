@@ -21,6 +21,17 @@ pub(crate) mod x86;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_512;
 
+/// A piece of a SIMD body that [`Simd::outlined`] compiles as a function of
+/// its own (one register-tile shape, for instance).
+pub(crate) trait Body {
+    type Output;
+    /// The body, `#[inline(always)]` like [`Kernel::simd`].
+    ///
+    /// # Safety
+    /// The CPU supports the features `S` uses.
+    unsafe fn simd<S: Simd>(self) -> Self::Output;
+}
+
 /// A kernel: a scalar reference and one generic SIMD body.
 pub(crate) trait Kernel {
     type Output;
@@ -80,6 +91,18 @@ pub(crate) trait Simd: Copy {
     type U: Copy;
     /// One 16-column panel row: `16 / LANES` vectors.
     type Row: Copy + AsRef<[Self::F]> + AsMut<[Self::F]>;
+
+    /// Runs `b.simd::<V>()` in a function of its own, compiled with this
+    /// ISA's target features and never inlined into the caller. `V` is
+    /// `Self` or a vocabulary built on it (`Pair<Self>`). Every register-tile
+    /// shape goes through here: inlined, the dozen tile shapes of one kernel
+    /// made a single function that LLVM optimised in minutes rather than
+    /// seconds; apart, each is small, and a call per tile costs nanoseconds
+    /// against the tile's whole `k` loop.
+    ///
+    /// # Safety
+    /// The CPU supports this ISA's features (and `V`'s, which are the same).
+    unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output;
 
     /// A panel row with every vector `x`. (Rows are filled by loops over
     /// `as_mut()`, never by closures: a closure that is not inlined is

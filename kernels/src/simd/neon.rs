@@ -15,7 +15,7 @@
 //! The 6 × 16 register tile uses 24 of the 32 vector registers for
 //! accumulators, 4 for the weight panel row and 1 for the broadcast.
 
-use super::{Kernel, Simd};
+use super::{Body, Kernel, Simd};
 use core::arch::aarch64::*;
 use core::mem::transmute;
 use wide::f32x4;
@@ -77,8 +77,24 @@ unsafe fn f16x4_to_f32(h: uint16x4_t) -> float32x4_t {
     out
 }
 
+/// The function [`Simd::outlined`] runs a body in: this ISA's features,
+/// never inlined.
+///
+/// # Safety
+/// The CPU must support the features enabled here.
+#[target_feature(enable = "neon")]
+#[inline(never)]
+unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+    // SAFETY: the caller guarantees the features; `simd` is inline(always).
+    unsafe { b.simd::<V>() }
+}
+
 // SAFETY (whole impl): only called inside `run`; pointer contracts are the trait's.
 impl Simd for NeonV {
+    #[inline(always)]
+    unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+        unsafe { outlined::<V, B>(b) }
+    }
     const LANES: usize = 8;
     // 6 rows × 2 vectors (4 q-registers) = 24 of the 32 registers.
     const TILE_ROWS: usize = 6;

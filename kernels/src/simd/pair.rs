@@ -9,7 +9,7 @@
 //! x86 the two give the same bits. Not picked by detection: it is a test
 //! geometry, about as fast as the 8-lane path it is built from.
 
-use super::Simd;
+use super::{Body, Simd};
 
 /// Two `S` vectors as one 16-lane vector (`S` must have 8 lanes).
 #[derive(Clone, Copy)]
@@ -33,6 +33,10 @@ macro_rules! halves {
 // contract; pointer offsets stay inside the 16 lanes the caller vouched for.
 #[allow(clippy::undocumented_unsafe_blocks)]
 impl<S: Simd> Simd for Pair<S> {
+    #[inline(always)]
+    unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+        unsafe { S::outlined::<V, B>(b) }
+    }
     const LANES: usize = {
         assert!(S::LANES == 8, "Pair is built from 8-lane vectors");
         16

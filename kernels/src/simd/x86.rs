@@ -10,7 +10,7 @@
 //! | `byte_sum` | `vpmaddubsw` + `vpmaddwd` (by ones) | byte pairs, then 16-bit pairs: 2 ops instead of 6 shifts, masks and adds |
 //! | `reduce8` | `vhaddps` ×6 + `vperm2f128` | 8 dot products finished at once (narrow layers) |
 
-use super::{Kernel, Simd};
+use super::{Body, Kernel, Simd};
 use core::arch::x86_64::*;
 
 /// The AVX2 vector vocabulary (zero-sized; only reachable through [`run`]).
@@ -51,11 +51,27 @@ unsafe fn mask(n: usize) -> __m256i {
     }
 }
 
+/// The function [`Simd::outlined`] runs a body in: this ISA's features,
+/// never inlined.
+///
+/// # Safety
+/// The CPU must support the features enabled here.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(never)]
+unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+    // SAFETY: the caller guarantees the features; `simd` is inline(always).
+    unsafe { b.simd::<V>() }
+}
+
 // SAFETY (whole impl): every function is only called from inside `run`,
 // whose caller proved the features; pointer contracts are documented on the
 // trait and upheld by the kernel bodies.
 #[allow(clippy::undocumented_unsafe_blocks)]
 impl Simd for Avx2 {
+    #[inline(always)]
+    unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+        unsafe { outlined::<V, B>(b) }
+    }
     const LANES: usize = 8;
     // 6 rows × 2 ymm = 12 accumulators of the 16 registers.
     const TILE_ROWS: usize = 6;

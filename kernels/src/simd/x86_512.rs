@@ -18,7 +18,7 @@
 //! The register tile is 12 rows × one zmm (12 accumulators of 32 registers):
 //! 12 FMA chains, one panel load and 12 broadcasts per 12 FMAs.
 
-use super::{Kernel, Simd};
+use super::{Body, Kernel, Simd};
 use core::arch::x86_64::*;
 
 /// The AVX-512 vector vocabulary (zero-sized; only reachable through [`run`]).
@@ -42,11 +42,27 @@ fn mask(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
+/// The function [`Simd::outlined`] runs a body in: this ISA's features,
+/// never inlined.
+///
+/// # Safety
+/// The CPU must support the features enabled here.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+#[inline(never)]
+unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+    // SAFETY: the caller guarantees the features; `simd` is inline(always).
+    unsafe { b.simd::<V>() }
+}
+
 // SAFETY (whole impl): every function is only called from inside `run`,
 // whose caller proved the features; pointer contracts are documented on the
 // trait and upheld by the kernel bodies.
 #[allow(clippy::undocumented_unsafe_blocks)]
 impl Simd for Avx512 {
+    #[inline(always)]
+    unsafe fn outlined<V: Simd, B: Body>(b: B) -> B::Output {
+        unsafe { outlined::<V, B>(b) }
+    }
     const LANES: usize = 16;
     const TILE_ROWS: usize = 12;
     const MIN_TAIL_ROWS: usize = 8;
