@@ -46,6 +46,7 @@
 extern crate std;
 
 pub mod backward;
+pub mod bf16;
 pub mod dense;
 pub mod dispatch;
 mod error;

@@ -6,6 +6,7 @@
 
 use crate::bench::cpu;
 use crate::bench::peak::{peak_for, time_per_call, Probe};
+use last_kernels::bf16::{self, Bf16Backend};
 use last_kernels::perturb::{perturbed_scratch_len, LowRank};
 use last_kernels::rng::{Noise, NoiseKind};
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
@@ -18,12 +19,14 @@ use serde::Serialize;
 pub struct KernelRecord {
     /// `kernel` or `probe`.
     pub row: &'static str,
-    /// Kernel name (`dense_f32`, `dense_f16`, `perturbed_gaussian`, …) or
+    /// Kernel name (`dense_f32`, `dense_f16`, `dense_bf16`,
+    /// `perturbed_gaussian`, …) or
     /// probe name ([`Probe::name`]: `probe_fma_ymm`, `probe_fma_zmm`,
-    /// `probe_bf16_dpbf16ps`, `probe_fma_neon`).
+    /// `probe_bf16_dpbf16ps`, `probe_bf16_amx`, `probe_fma_neon`).
     pub kernel: String,
-    /// Instruction-set path the kernels dispatch (`scalar`, `avx2`, `neon`),
-    /// or the probe's own ISA ([`Probe::isa`]) on probe rows.
+    /// Instruction-set path the kernels dispatch (`scalar`, `avx2`,
+    /// `avx512`, `neon`, `emu16`; `avx512bf16` or `amx` on `dense_bf16`
+    /// rows), or the probe's own ISA ([`Probe::isa`]) on probe rows.
     pub isa: String,
     /// Rows (batch); 0 on probe rows.
     pub m: usize,
@@ -37,7 +40,8 @@ pub struct KernelRecord {
     /// `2·m·n·k / time` (matrix FLOPs only; noise generation is overhead);
     /// the probe's rate on probe rows.
     pub gflops: f64,
-    /// The fp32 FMA probe of the dispatched path ([`Probe::for_path`]),
+    /// The fp32 FMA probe of the dispatched path ([`Probe::for_path`]; on
+    /// `dense_bf16` rows the bf16 path's own probe, [`Probe::for_bf16`]),
     /// measured beside this row; NaN (JSON `null`) on the scalar path.
     pub peak_gflops: f64,
     /// Which probe `peak_gflops` is (`probe_fma_ymm` for `avx2`), if any.
@@ -58,7 +62,8 @@ pub struct KernelRecord {
     pub gemm_gflops: Option<f64>,
     /// `matrixmultiply` crate, same shape.
     pub matrixmultiply_gflops: Option<f64>,
-    /// Time relative to plain `dense_f32` on the same shape (perturbed kernels).
+    /// Time relative to plain `dense_f32` on the same shape (perturbed and
+    /// bf16 kernels).
     pub vs_plain: Option<f64>,
     /// CPU model ([`cpu::cpu_model`]).
     pub cpu_model: String,
@@ -88,7 +93,7 @@ pub const SCENARIO_SHAPES: [(usize, usize, usize, &str); 9] = [
     (160, 1, 64, "eval.L3"),
 ];
 
-/// The rows × dims grid of issue #2 (square layers `dim × dim`).
+/// The rows × dims grid (square layers `dim × dim`) and 10×16×16.
 pub fn grid() -> Vec<(usize, usize, usize)> {
     let mut v = Vec::new();
     for m in [10, 16, 50, 160, 200] {
@@ -216,6 +221,30 @@ fn record(
     }
 }
 
+/// A `dense_bf16` row: against its own bf16 probe, measured beside it.
+fn bf16_record(
+    bb: Bf16Backend,
+    probe: Probe,
+    s: &Shape,
+    secs: f64,
+    f32_secs: f64,
+    peaks: &Peaks,
+) -> KernelRecord {
+    let peak = peak_for(probe).unwrap_or(f64::NAN);
+    let gflops = s.flops() / secs / 1e9;
+    KernelRecord {
+        m: s.m,
+        n: s.n,
+        k: s.k,
+        ns_per_call: secs * 1e9,
+        peak_gflops: peak,
+        peak_probe: Some(probe.name()),
+        fraction_of_peak: gflops / peak,
+        vs_plain: Some(secs / f32_secs),
+        ..peaks.row("kernel", "dense_bf16", bb.name(), gflops)
+    }
+}
+
 /// Seconds per plain dense call (bias + ReLU epilogue), f32 or f16 weights.
 pub fn time_dense(be: Backend, m: usize, n: usize, k: usize, f16: bool, samples: usize) -> f64 {
     let mut s = Shape::new(m, n, k);
@@ -242,6 +271,31 @@ pub fn time_dense(be: Backend, m: usize, n: usize, k: usize, f16: bool, samples:
                 MatMut::new(&mut s.y, m, n).expect("y"),
             )
             .expect("dense")
+        },
+        samples,
+        10.0,
+    )
+}
+
+/// Seconds per bf16 dense call (bias + ReLU epilogue) on `bb`, including the
+/// rounding of the activations to bf16 (part of every bf16 product).
+pub fn time_dense_bf16(bb: Bf16Backend, m: usize, n: usize, k: usize, samples: usize) -> f64 {
+    let mut s = Shape::new(m, n, k);
+    let x = MatRef::new(&s.x, m, k).expect("shape");
+    let mut wb = vec![pack::Block16::default(); bf16::packed_len_bf16(n, k).div_ceil(32)];
+    let w = bf16::pack_bf16(&s.w, n, k, pack::as_u16_mut(&mut wb)).expect("pack");
+    let mut xb = vec![pack::Block16::default(); bf16::acts_len(m, k).div_ceil(32)];
+    time_per_call(
+        || {
+            let xa = bb.round(x, pack::as_u16_mut(&mut xb)).expect("round");
+            bb.dense(
+                xa,
+                w,
+                Some(&s.b),
+                Activation::Relu,
+                MatMut::new(&mut s.y, m, n).expect("y"),
+            )
+            .expect("dense_bf16")
         },
         samples,
         10.0,
@@ -446,6 +500,12 @@ pub fn run_kernels(be: Backend, suite: Suite, peers: bool, mut emit: impl FnMut(
         emit(&record("dense_f32", be, &s, t32, &peaks, pr));
         let t16 = time_dense(be, m, n, k, true, samples);
         emit(&record("dense_f16", be, &s, t16, &peaks, pr));
+        for bb in Bf16Backend::available() {
+            if let Some(probe) = Probe::for_bf16(bb) {
+                let t = time_dense_bf16(bb, m, n, k, samples);
+                emit(&bf16_record(bb, probe, &s, t, t32, &peaks));
+            }
+        }
     }
     for &(m, n, k) in &[(50usize, 128usize, 128usize), (160, 128, 128)] {
         let s = Shape::new(m, n, k);

@@ -21,31 +21,43 @@ pub enum Probe {
     /// x86-64 AVX512-BF16: `vdpbf16ps` on zmm (32 bf16 products summed
     /// pairwise into 16 fp32 lanes: 32 multiplies + 32 adds = 64 FLOP).
     Bf16Zmm,
+    /// x86-64 AMX-BF16: `tdpbf16ps` on tiles (16 × 16 outputs × 32 bf16
+    /// products: 16,384 FLOP), four accumulator tiles in flight.
+    AmxBf16,
     /// aarch64 NEON: `fmla` on q registers (4 fp32 lanes, 8 FLOP).
     FmaNeon,
 }
 
 impl Probe {
     /// Every probe, narrowest first.
-    pub const ALL: [Probe; 4] = [Probe::FmaYmm, Probe::FmaZmm, Probe::Bf16Zmm, Probe::FmaNeon];
+    pub const ALL: [Probe; 5] = [
+        Probe::FmaYmm,
+        Probe::FmaZmm,
+        Probe::Bf16Zmm,
+        Probe::AmxBf16,
+        Probe::FmaNeon,
+    ];
 
     /// Row name in `last bench kernels`: `probe_fma_ymm`, `probe_fma_zmm`,
-    /// `probe_bf16_dpbf16ps`, `probe_fma_neon`.
+    /// `probe_bf16_dpbf16ps`, `probe_bf16_amx`, `probe_fma_neon`.
     pub fn name(self) -> &'static str {
         match self {
             Probe::FmaYmm => "probe_fma_ymm",
             Probe::FmaZmm => "probe_fma_zmm",
             Probe::Bf16Zmm => "probe_bf16_dpbf16ps",
+            Probe::AmxBf16 => "probe_bf16_amx",
             Probe::FmaNeon => "probe_fma_neon",
         }
     }
 
-    /// The instruction set the probe needs: `avx2`, `avx512f`, `avx512bf16`, `neon`.
+    /// The instruction set the probe needs: `avx2`, `avx512f`, `avx512bf16`,
+    /// `amx-bf16`, `neon`.
     pub fn isa(self) -> &'static str {
         match self {
             Probe::FmaYmm => "avx2",
             Probe::FmaZmm => "avx512f",
             Probe::Bf16Zmm => "avx512bf16",
+            Probe::AmxBf16 => "amx-bf16",
             Probe::FmaNeon => "neon",
         }
     }
@@ -56,12 +68,14 @@ impl Probe {
             Probe::FmaYmm => 16.0,
             Probe::FmaZmm => 32.0,
             Probe::Bf16Zmm => 64.0,
+            Probe::AmxBf16 => 16384.0,
             Probe::FmaNeon => 8.0,
         }
     }
 
     /// Whether this CPU can run the probe (run-time detection on x86-64,
-    /// the target's baseline on aarch64).
+    /// the target's baseline on aarch64; for AMX, also the OS's tile-data
+    /// permission).
     pub fn available(self) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
@@ -72,6 +86,8 @@ impl Probe {
             Probe::Bf16Zmm => {
                 is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
             }
+            #[cfg(target_arch = "x86_64")]
+            Probe::AmxBf16 => last_kernels::bf16::Amx::try_new().is_ok(),
             #[cfg(target_arch = "aarch64")]
             Probe::FmaNeon => cfg!(target_feature = "neon"),
             _ => false,
@@ -90,6 +106,17 @@ impl Probe {
             Isa::Neon => Some(Probe::FmaNeon),
             Isa::Emu16 if cfg!(target_arch = "aarch64") => Some(Probe::FmaNeon),
             Isa::Emu16 => Some(Probe::FmaYmm),
+        }
+        .filter(|p| p.available())
+    }
+
+    /// The probe of a bf16 path: `vdpbf16ps` for `avx512bf16`, tiles for
+    /// `amx`; `None` for the scalar reference.
+    pub fn for_bf16(b: last_kernels::bf16::Bf16Backend) -> Option<Probe> {
+        match b.name() {
+            "avx512bf16" => Some(Probe::Bf16Zmm),
+            "amx" => Some(Probe::AmxBf16),
+            _ => None,
         }
         .filter(|p| p.available())
     }
@@ -227,6 +254,14 @@ pub fn peak_for(p: Probe) -> Option<f64> {
             // SAFETY: `available` checked AVX-512F and AVX512-BF16.
             unsafe { x86::dpbf16_zmm(n) }
         })),
+        #[cfg(target_arch = "x86_64")]
+        Probe::AmxBf16 => {
+            let amx = last_kernels::bf16::Amx::try_new().ok()?;
+            Some(best_gflops(fpi * 4.0, 50_000, |n| {
+                amx.probe_tdpbf16ps(n);
+                0.0
+            }))
+        }
         #[cfg(target_arch = "aarch64")]
         Probe::FmaNeon => Some(best_gflops(fpi * 24.0, 200_000, |n| {
             // SAFETY: NEON is the aarch64 baseline (`available` checked it).

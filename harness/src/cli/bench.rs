@@ -120,8 +120,8 @@ fn kernels(be: Backend, json: bool, quick: bool, no_peers: bool) -> Result<(), F
     let suite = if quick { Suite::Quick } else { Suite::Full };
     if !json {
         println(&format!(
-            "{:<22} {:>4} {:>4} {:>4} {:>10} {:>8} {:>6} {:>8} {:>8} {:>6}",
-            "kernel", "m", "n", "k", "ns/call", "GFLOP/s", "peak%", "gemm", "mm", "×plain"
+            "{:<22} {:<10} {:>4} {:>4} {:>4} {:>10} {:>8} {:>6} {:>8} {:>8} {:>6}",
+            "kernel", "isa", "m", "n", "k", "ns/call", "GFLOP/s", "peak%", "gemm", "mm", "×plain"
         ))?;
     }
     note("bench kernels: one row per shape as it is measured");
@@ -131,8 +131,9 @@ fn kernels(be: Backend, json: bool, quick: bool, no_peers: bool) -> Result<(), F
         } else {
             let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
             format!(
-                "{:<22} {:>4} {:>4} {:>4} {:>10.0} {:>8.1} {:>5.1}% {:>8} {:>8} {:>6}",
+                "{:<22} {:<10} {:>4} {:>4} {:>4} {:>10.0} {:>8.1} {:>5.1}% {:>8} {:>8} {:>6}",
                 r.kernel,
+                r.isa,
                 r.m,
                 r.n,
                 r.k,
