@@ -84,7 +84,7 @@ impl Kernel for MatMul<'_, '_> {
             };
             // SAFETY: shapes checked by the public wrappers; B loads are
             // masked to `nc` columns when the tail is short.
-            unsafe { rows::<S, f32, false>(m, t) };
+            unsafe { rows::<S, f32, false, 1>(m, [t]) };
         }
     }
 }

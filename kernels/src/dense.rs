@@ -239,47 +239,58 @@ fn opaque(p: *const f32) -> *const f32 {
     p
 }
 
-/// One k step: `acc[r] += A[r][column] · B-row`.
+/// One k step: `acc[q][r] += A[r][column] · B_q-row` for the tile's `P`
+/// panels. Each broadcast of `A[r][column]` feeds `P` panel rows, so a
+/// two-panel tile needs half the broadcasts per FMA. (Index loops, not
+/// iterators: the indices become constants and the accumulators registers.)
 #[inline(always)]
-unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
-    acc: &mut [S::Row; MR],
+#[allow(clippy::needless_range_loop)]
+unsafe fn kstep<S: Simd, E: PanelElem, const MR: usize, const P: usize, const FULL: bool>(
+    acc: &mut [[S::Row; MR]; P],
     rows: &impl RowAddr,
-    bp: *const E,
+    bp: &[*const E; P],
+    off: usize,
     nc: usize,
 ) {
-    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
+    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block per panel (shapes validated by the public entry point).
     unsafe {
-        let b = if FULL {
-            load_row::<S, E>(bp)
-        } else {
-            // Unpacked f32 B with a column tail (backward kernels only).
-            load_row_upto::<S>(bp as *const f32, nc)
-        };
-        for (r, row) in acc.iter_mut().enumerate() {
-            row_fma::<S>(S::broadcast(rows.at(r)), &b, row);
+        let mut b = [S::row_splat(S::zero()); P];
+        for q in 0..P {
+            b[q] = if FULL {
+                load_row::<S, E>(bp[q].add(off))
+            } else {
+                // Unpacked f32 B with a column tail (backward kernels only).
+                load_row_upto::<S>(bp[q].add(off) as *const f32, nc)
+            };
+        }
+        for r in 0..MR {
+            let x = S::broadcast(rows.at(r));
+            for q in 0..P {
+                row_fma::<S>(x, &b[q], &mut acc[q][r]);
+            }
         }
     }
 }
 
-/// The k loop: `acc[r] += A[r][p] · B[p][0..16]`.
+/// The k loop: `acc[q][r] += A[r][p] · B_q[p][0..16]`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
-    acc: &mut [S::Row; MR],
+unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const P: usize, const FULL: bool>(
+    acc: &mut [[S::Row; MR]; P],
     k: usize,
     a: *const f32,
     rs_a: usize,
     cs_a: usize,
-    b: *const E,
+    b: &[*const E; P],
     rs_b: usize,
     nc: usize,
 ) {
     // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
         if MR <= RowList::<MR>::MAX_ROWS {
-            kloop_rows::<S, E, MR, FULL>(acc, k, RowList::<MR>::new(a, rs_a), cs_a, b, rs_b, nc);
+            kloop_rows::<S, E, MR, P, FULL>(acc, k, RowList::<MR>::new(a, rs_a), cs_a, b, rs_b, nc);
         } else {
-            kloop_rows::<S, E, MR, FULL>(acc, k, RowPtrs::new(a, rs_a), cs_a, b, rs_b, nc);
+            kloop_rows::<S, E, MR, P, FULL>(acc, k, RowPtrs::new(a, rs_a), cs_a, b, rs_b, nc);
         }
     }
 }
@@ -287,12 +298,12 @@ unsafe fn kloop<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
 /// [`kloop`] over one row-addressing scheme.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kloop_rows<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
-    acc_out: &mut [S::Row; MR],
+unsafe fn kloop_rows<S: Simd, E: PanelElem, const MR: usize, const P: usize, const FULL: bool>(
+    acc_out: &mut [[S::Row; MR]; P],
     k: usize,
     mut rows: impl RowAddr,
     cs_a: usize,
-    b: *const E,
+    b: &[*const E; P],
     rs_b: usize,
     nc: usize,
 ) {
@@ -306,42 +317,64 @@ unsafe fn kloop_rows<S: Simd, E: PanelElem, const MR: usize, const FULL: bool>(
         // Unrolled by two: half the loop overhead.
         let mut p = 0;
         while p + 2 <= k {
-            kstep::<S, E, MR, FULL>(acc, &rows, b.add(p * rs_b), nc);
+            kstep::<S, E, MR, P, FULL>(acc, &rows, b, p * rs_b, nc);
             rows.advance(cs_a);
-            kstep::<S, E, MR, FULL>(acc, &rows, b.add((p + 1) * rs_b), nc);
+            kstep::<S, E, MR, P, FULL>(acc, &rows, b, (p + 1) * rs_b, nc);
             rows.advance(cs_a);
             p += 2;
         }
         if p < k {
-            kstep::<S, E, MR, FULL>(acc, &rows, b.add(p * rs_b), nc);
+            kstep::<S, E, MR, P, FULL>(acc, &rows, b, p * rs_b, nc);
         }
         *acc_out = *acc;
     }
 }
 
-/// One `MR × 16` tile: k loop(s), then bias, activation, store. `PACKED`
+/// One `MR × 16·P` tile: k loop(s), then bias, activation, store, for the
+/// `P` panels of `ts` (which share `a`, `k` and the strides). `PACKED`
 /// tiles read A along its rows and B as packed panels (`cs_a = 1`,
 /// `rs_b = 16`, `b_full`): the forward and perturbed products, whose
 /// address arithmetic is then constant; the backward products pass
-/// general strides.
+/// general strides, one panel at a time. Only single-panel tiles have a
+/// second segment (`k2`).
 #[inline(always)]
-pub(crate) unsafe fn tile<S: Simd, E: PanelElem, const MR: usize, const PACKED: bool>(t: &Tile<E>) {
-    const { assert!(MR <= 12) };
-    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
+#[allow(clippy::needless_range_loop)]
+pub(crate) unsafe fn tile<
+    S: Simd,
+    E: PanelElem,
+    const MR: usize,
+    const PACKED: bool,
+    const P: usize,
+>(
+    ts: &[Tile<E>; P],
+) {
+    const { assert!(MR <= 12 && P >= 1 && P <= 2) };
+    // SAFETY: the caller guarantees `S`'s target features; each tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
     unsafe {
-        let mut acc = [S::row_splat(S::zero()); MR];
+        let t = &ts[0];
+        let mut b = [t.b; P];
+        for q in 0..P {
+            b[q] = ts[q].b;
+        }
+        let mut acc = [[S::row_splat(S::zero()); MR]; P];
         if PACKED {
-            debug_assert!(t.b_full && t.cs_a == 1 && t.rs_b == PANEL);
-            kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, 1, t.b, PANEL, t.nc);
+            debug_assert!(ts
+                .iter()
+                .all(|t| t.b_full && t.cs_a == 1 && t.rs_b == PANEL));
+            kloop::<S, E, MR, P, true>(&mut acc, t.k, t.a, t.rs_a, 1, &b, PANEL, t.nc);
         } else if t.b_full {
-            kloop::<S, E, MR, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
+            kloop::<S, E, MR, P, true>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, &b, t.rs_b, t.nc);
         } else {
-            kloop::<S, E, MR, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, t.b, t.rs_b, t.nc);
+            kloop::<S, E, MR, P, false>(&mut acc, t.k, t.a, t.rs_a, t.cs_a, &b, t.rs_b, t.nc);
         }
-        if t.k2 > 0 {
-            kloop::<S, f32, MR, true>(&mut acc, t.k2, t.a2, t.rs_a2, 1, t.b2, PANEL, PANEL);
+        if P == 1 && t.k2 > 0 {
+            let acc0 = core::array::from_mut(&mut acc[0]);
+            kloop::<S, f32, MR, 1, true>(acc0, t.k2, t.a2, t.rs_a2, 1, &[t.b2], PANEL, PANEL);
         }
-        epilogue::<S, E, MR>(t, &acc);
+        debug_assert!(P == 1 || ts.iter().all(|t| t.k2 == 0));
+        for q in 0..P {
+            epilogue::<S, E, MR>(&ts[q], &acc[q]);
+        }
     }
 }
 
@@ -409,15 +442,18 @@ unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[S
     }
 }
 
-/// One `MR`-row tile as a [`Body`], so each tile shape is its own function.
-struct TileBody<'t, E, const MR: usize, const PACKED: bool>(&'t Tile<E>);
+/// One `MR`-row tile over `P` panels as a [`Body`], so each tile shape is
+/// its own function.
+struct TileBody<'t, E, const MR: usize, const PACKED: bool, const P: usize>(&'t [Tile<E>; P]);
 
-impl<E: PanelElem, const MR: usize, const PACKED: bool> Body for TileBody<'_, E, MR, PACKED> {
+impl<E: PanelElem, const MR: usize, const PACKED: bool, const P: usize> Body
+    for TileBody<'_, E, MR, PACKED, P>
+{
     type Output = ();
     #[inline(always)]
     unsafe fn simd<S: Simd>(self) {
         // SAFETY: forwarded from `tile_of`'s caller.
-        unsafe { tile::<S, E, MR, PACKED>(self.0) }
+        unsafe { tile::<S, E, MR, PACKED, P>(self.0) }
     }
 }
 
@@ -443,11 +479,14 @@ unsafe fn wide_of<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: &[
 /// One tile of `r` rows (`1 ≤ r ≤ 12`), each shape a function of its own
 /// ([`Simd::outlined`]).
 #[inline(always)]
-unsafe fn tile_of<S: Simd, E: PanelElem, const PACKED: bool>(r: usize, t: &Tile<E>) {
+unsafe fn tile_of<S: Simd, E: PanelElem, const PACKED: bool, const P: usize>(
+    r: usize,
+    ts: &[Tile<E>; P],
+) {
     macro_rules! shapes {
         ($($mr:literal)*) => {
             match r {
-                $($mr => S::outlined::<S, _>(TileBody::<E, $mr, PACKED>(t)),)*
+                $($mr => S::outlined::<S, _>(TileBody::<E, $mr, PACKED, P>(ts)),)*
                 _ => {}
             }
         };
@@ -462,32 +501,37 @@ unsafe fn tile_of<S: Simd, E: PanelElem, const PACKED: bool>(r: usize, t: &Tile<
 /// 1–2 rows → 4 + 3 or 4 + 4; AVX-512: 1–7 rows → 7 + 6 … 10 + 9), so
 /// tiles with few FMA chains occur only when the whole batch is short.
 #[inline(always)]
-pub(crate) unsafe fn rows<S: Simd, E: PanelElem, const PACKED: bool>(m: usize, t: Tile<E>) {
+pub(crate) unsafe fn rows<S: Simd, E: PanelElem, const PACKED: bool, const P: usize>(
+    m: usize,
+    ts: [Tile<E>; P],
+) {
     const { assert!(S::TILE_ROWS <= 12 && S::MIN_TAIL_ROWS <= S::TILE_ROWS) };
-    // SAFETY: the caller guarantees `S`'s target features; the tile's pointers and strides cover its MR × 16 block (shapes validated by the public entry point).
+    // SAFETY: the caller guarantees `S`'s target features; the tiles' pointers and strides cover their MR × 16 blocks (shapes validated by the public entry point).
     unsafe {
         let mr = S::TILE_ROWS;
-        let mut t = t;
-        let step = |t: &mut Tile<E>, r: usize| {
-            t.a = t.a.add(r * t.rs_a);
-            t.a2 = t.a2.wrapping_add(r * t.rs_a2);
-            t.c = t.c.add(r * t.ldc);
+        let mut ts = ts;
+        let step = |ts: &mut [Tile<E>; P], r: usize| {
+            for t in ts.iter_mut() {
+                t.a = t.a.add(r * t.rs_a);
+                t.a2 = t.a2.wrapping_add(r * t.rs_a2);
+                t.c = t.c.add(r * t.ldc);
+            }
         };
         let tail = match m % mr {
             r if r > 0 && r < S::MIN_TAIL_ROWS && m > mr => mr + r,
             r => r,
         };
         for _ in 0..(m - tail) / mr {
-            tile_of::<S, E, PACKED>(mr, &t);
-            step(&mut t, mr);
+            tile_of::<S, E, PACKED, P>(mr, &ts);
+            step(&mut ts, mr);
         }
         if tail > mr {
             let first = tail.div_ceil(2);
-            tile_of::<S, E, PACKED>(first, &t);
-            step(&mut t, first);
-            tile_of::<S, E, PACKED>(tail - first, &t);
+            tile_of::<S, E, PACKED, P>(first, &ts);
+            step(&mut ts, first);
+            tile_of::<S, E, PACKED, P>(tail - first, &ts);
         } else if tail > 0 {
-            tile_of::<S, E, PACKED>(tail, &t);
+            tile_of::<S, E, PACKED, P>(tail, &ts);
         }
     }
 }
@@ -632,8 +676,15 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
             p += 2;
         }
     }
+    // Three rows and more on a two-panel ISA: pairs of panels per tile.
+    if stable && m > 2 && S::TILE_PANELS == 2 {
+        while p + 2 <= np {
+            unsafe { rows::<S, E, true, 2>(m, [mk(p), mk(p + 1)]) };
+            p += 2;
+        }
+    }
     for p in p..np {
-        unsafe { rows::<S, E, true>(m, mk(p)) };
+        unsafe { rows::<S, E, true, 1>(m, [mk(p)]) };
     }
 }
 
@@ -696,9 +747,14 @@ impl Kernel for Forward<'_, '_> {
                     &mut self.y,
                     acc,
                 ),
-                Weights::F16(w) if self.x.rows() > S::TILE_ROWS && k <= WIDEN_K => {
+                Weights::F16(w)
+                    if self.x.rows() > S::TILE_ROWS && k <= WIDEN_K && S::TILE_PANELS == 1 =>
+                {
                     // Several row tiles share each panel: widen it to f32 once
                     // (one `vcvtph2ps` per vector) instead of once per tile.
+                    // Two-panel tiles read the f16 panels directly: one
+                    // conversion per 12 FMAs costs less than the second
+                    // panel's broadcasts would.
                     let mut buf = core::mem::MaybeUninit::<[f32; PANEL * WIDEN_K]>::uninit();
                     let dst = buf.as_mut_ptr() as *mut f32;
                     let widen = |p: usize| {

@@ -308,7 +308,7 @@ impl LowRankDense<'_, '_, '_> {
                 ldc,
             };
             // SAFETY: shapes checked by the public wrapper; T is m × r.
-            unsafe { rows::<S, E, true>(m, t) };
+            unsafe { rows::<S, E, true, 1>(m, [t]) };
         }
     }
 }

@@ -226,6 +226,7 @@ pub(crate) fn round_scalar(x: &MatRef<'_>, out: &mut [u16]) {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]

@@ -85,6 +85,11 @@ pub(crate) trait Simd: Copy {
     /// merged rows run as two near-equal tiles (so few-chain tiles only
     /// occur when the whole batch is short).
     const MIN_TAIL_ROWS: usize;
+    /// Panels per dense register tile where the weights' panels stay valid
+    /// together (plain products): 1, or 2 on ISAs with one vector per panel
+    /// row and registers for `TILE_ROWS × 2` accumulators (AVX-512's 32
+    /// zmm), so each broadcast feeds two FMAs.
+    const TILE_PANELS: usize;
     /// f32 × `LANES`.
     type F: Copy;
     /// u32 × `LANES` (wrapping integer arithmetic).

@@ -99,6 +99,7 @@ impl Simd for NeonV {
     // 6 rows × 2 vectors (4 q-registers) = 24 of the 32 registers.
     const TILE_ROWS: usize = 6;
     const MIN_TAIL_ROWS: usize = 3;
+    const TILE_PANELS: usize = 1;
     type F = F;
     type U = U;
     type Row = [F; 2];

@@ -7,7 +7,8 @@
 //! for lane the same as AVX-512's (one FMA per term, the horizontal sum
 //! folds the high half onto the low half first, as `x86_512` does), so on
 //! x86 the two give the same bits. Not picked by detection: it is a test
-//! geometry, about as fast as the 8-lane path it is built from.
+//! geometry: its two-panel tile needs 48 of the 8-lane registers, so it
+//! spills and runs slower than the 8-lane path it is built from.
 
 use super::{Body, Simd};
 
@@ -43,6 +44,7 @@ impl<S: Simd> Simd for Pair<S> {
     };
     const TILE_ROWS: usize = 12;
     const MIN_TAIL_ROWS: usize = 8;
+    const TILE_PANELS: usize = 2;
     type F = (S::F, S::F);
     type U = (S::U, S::U);
     type Row = [(S::F, S::F); 1];

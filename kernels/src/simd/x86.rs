@@ -76,6 +76,7 @@ impl Simd for Avx2 {
     // 6 rows × 2 ymm = 12 accumulators of the 16 registers.
     const TILE_ROWS: usize = 6;
     const MIN_TAIL_ROWS: usize = 3;
+    const TILE_PANELS: usize = 1;
     type F = __m256;
     type U = __m256i;
     type Row = [__m256; 2];

@@ -15,8 +15,22 @@
 //! | `byte_sum` | `vpmaddubsw` + `vpmaddwd` (AVX512BW) | as on AVX2, twice as wide |
 //! | `reduce_add` | high 256 onto low 256, then the AVX2 sequence | the same order as [`super::pair::Pair`] on AVX2 |
 //!
-//! The register tile is 12 rows × one zmm (12 accumulators of 32 registers):
-//! 12 FMA chains, one panel load and 12 broadcasts per 12 FMAs.
+//! The register tile is 12 rows × two panels of one zmm each
+//! ([`Simd::TILE_PANELS`] = 2; 24 accumulators, 2 panel rows and one
+//! broadcast of the 32 registers): each `vbroadcastss` feeds two FMAs, so
+//! 12 broadcasts and 2 panel loads serve 24 FMAs and the load ports keep
+//! up with two FMAs per cycle. With one panel (products that generate
+//! perturbed panels one at a time) the tile is 12 × one zmm, and the
+//! broadcast folds into the FMA as `{1to16}`.
+//!
+//! ```text
+//!            panel 0 (16 cols)   panel 1 (16 cols)
+//!  row  0    zmm23               zmm11
+//!  row  1    zmm22               zmm10
+//!   …         …                   …
+//!  row 11    zmm12               zmm0      (register numbers as compiled)
+//!  B rows    zmm25               zmm24/26  x broadcast: zmm26/27
+//! ```
 
 use super::{Body, Kernel, Simd};
 use core::arch::x86_64::*;
@@ -66,6 +80,7 @@ impl Simd for Avx512 {
     const LANES: usize = 16;
     const TILE_ROWS: usize = 12;
     const MIN_TAIL_ROWS: usize = 8;
+    const TILE_PANELS: usize = 2;
     type F = __m512;
     type U = __m512i;
     type Row = [__m512; 1];
