@@ -594,6 +594,21 @@ struct Forward<'a, 'y> {
     y: MatMut<'y>,
 }
 
+/// How long a pointer returned by the `panel` callback of
+/// [`forward_panels`] stays valid, which decides how many panels one
+/// register tile may read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PanelLife {
+    /// Every panel stays valid for the whole call (packed weights).
+    Stable,
+    /// An even panel stays valid until the panel after the next is asked
+    /// for, so panels `2i` and `2i + 1` may share a tile (perturbed panels
+    /// generated into alternate halves of a two-panel scratch).
+    Pairs,
+    /// Only the latest panel is valid (one reused buffer).
+    Single,
+}
+
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
@@ -601,7 +616,7 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     n: usize,
     k: usize,
     mut panel: impl FnMut(usize) -> *const E,
-    stable: bool,
+    life: PanelLife,
     bias: Option<&[f32]>,
     act: Activation,
     y: &mut MatMut<'_>,
@@ -639,9 +654,11 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
     let np = n.div_ceil(PANEL);
     let mut p = 0;
     // 1–2 rows: several panels per tile when the panel pointers stay valid
-    // together (`stable`; a generator reusing one buffer is not).
-    // SAFETY (all three calls): shapes checked by the caller; panels are
-    // zero padded to 16; `stable` panels are distinct, live buffers.
+    // together (`Stable`; a generator reusing one buffer is not).
+    // SAFETY (all calls): shapes checked by the caller; panels are zero
+    // padded to 16; `Stable` panels are distinct, live buffers, and a
+    // `Pairs` generator keeps an even panel valid beside the next one.
+    let stable = life == PanelLife::Stable;
     // One vector per panel row (16 lanes) needs twice the panels for the
     // same number of chains: 8 chains per call either way.
     let wide = S::LANES == 16;
@@ -676,8 +693,10 @@ pub(crate) unsafe fn forward_panels<S: Simd, E: PanelElem>(
             p += 2;
         }
     }
-    // Three rows and more on a two-panel ISA: pairs of panels per tile.
-    if stable && m > 2 && S::TILE_PANELS == 2 {
+    // Three rows and more (any rows for `Pairs`) on a two-panel ISA: pairs
+    // of panels per tile, starting at an even panel.
+    let pairs = (stable && m > 2) || life == PanelLife::Pairs;
+    if pairs && S::TILE_PANELS == 2 && p % 2 == 0 {
         while p + 2 <= np {
             unsafe { rows::<S, E, true, 2>(m, [mk(p), mk(p + 1)]) };
             p += 2;
@@ -741,7 +760,7 @@ impl Kernel for Forward<'_, '_> {
                     n,
                     k,
                     |p| w.panel_ptr(p),
-                    true,
+                    PanelLife::Stable,
                     self.bias,
                     self.act,
                     &mut self.y,
@@ -770,7 +789,7 @@ impl Kernel for Forward<'_, '_> {
                         n,
                         k,
                         widen,
-                        false,
+                        PanelLife::Single,
                         self.bias,
                         self.act,
                         &mut self.y,
@@ -782,7 +801,7 @@ impl Kernel for Forward<'_, '_> {
                     n,
                     k,
                     |p| w.panel_ptr(p),
-                    true,
+                    PanelLife::Stable,
                     self.bias,
                     self.act,
                     &mut self.y,

@@ -4,8 +4,8 @@
 //! * **Full rank** ([`Backend::dense_perturbed`]): `E[j][kk]` is element
 //!   `j·k + kk` of a [`Noise`] stream (Gaussian or Rademacher, optionally
 //!   antithetic). Generation is fused at panel granularity: each 16-column
-//!   panel of `W + σE` is generated once into a `k × 16` scratch panel (L1
-//!   resident) and every row tile then runs the normal micro-kernel over it,
+//!   panel of `W + σE` is generated once into one of two `k × 16` scratch
+//!   panels (L1 resident) and every row tile then runs the normal micro-kernel over it,
 //!   so noise costs `n·k` hash evaluations per call, independent of the batch.
 //!   `W + σE` is computed as a separate multiply and add (not fused) on every
 //!   path, so the perturbed weights are bit-identical on scalar, AVX2 and NEON.
@@ -14,16 +14,20 @@
 //!   `T = σ·X·V` first, then `T·Uᵀ` runs as a second short `k` segment of the
 //!   same register tile, before bias and activation.
 
-use crate::dense::{check_forward, forward_panels, forward_scalar, rows, Activation, Tile};
+use crate::dense::{
+    check_forward, forward_panels, forward_scalar, rows, Activation, PanelLife, Tile,
+};
 use crate::error::{need, same, KernelError};
 use crate::pack::{PackedF32, PanelElem, Weights};
 use crate::rng::{Noise, NoiseKey};
-use crate::simd::{load_row, Kernel, Simd};
+use crate::simd::{load_row, Body, Kernel, Simd};
 use crate::{Backend, MatMut, MatRef, PANEL};
 
-/// Scratch elements [`Backend::dense_perturbed`] needs for inputs of width `k`.
+/// Scratch elements [`Backend::dense_perturbed`] needs for inputs of width
+/// `k`: two `k × 16` panels, so a two-panel register tile (AVX-512) reads a
+/// pair of generated panels.
 pub fn perturbed_scratch_len(k: usize) -> usize {
-    k.saturating_mul(PANEL)
+    k.saturating_mul(2 * PANEL)
 }
 
 /// Where a full-rank perturbation's values come from.
@@ -118,6 +122,27 @@ unsafe fn panel_row<S: Simd, E: PanelElem>(
     }
 }
 
+/// [`perturbed_panel`] as a [`Body`].
+struct PanelBody<'n, E> {
+    src: *const E,
+    p: usize,
+    k: usize,
+    noise: &'n Source<'n>,
+    sigma: f32,
+    out: *mut f32,
+}
+
+impl<E: PanelElem> Body for PanelBody<'_, E> {
+    type Output = ();
+    #[inline(always)]
+    unsafe fn simd<S: Simd>(self) {
+        // SAFETY: forwarded from the generator's caller.
+        unsafe {
+            perturbed_panel::<S, E>(self.src, self.p, self.k, self.noise, self.sigma, self.out)
+        }
+    }
+}
+
 struct Perturbed<'a, 'y, 's> {
     x: MatRef<'a>,
     w: Weights<'a>,
@@ -135,11 +160,27 @@ impl Perturbed<'_, '_, '_> {
         let (n, k) = (self.w.n(), self.w.k());
         let (noise, sigma) = (self.noise, self.sigma);
         let scratch = self.scratch.as_mut_ptr();
-        // The plain dense driver, fed a freshly generated panel each time.
+        // The plain dense driver, fed a freshly generated panel each time,
+        // into alternate halves of the scratch (so panels 2i and 2i + 1 are
+        // valid together: `PanelLife::Pairs`).
+        // Generation runs as a function of its own (`Simd::outlined`): the
+        // closure holds no vector code, so whether the optimiser inlines it
+        // at the driver's several call sites cannot cost the target features.
         let gen = |p: usize| {
-            // SAFETY: scratch holds k·16 floats (checked); the panel holds k·16 elements.
-            unsafe { perturbed_panel::<S, E>(panel(p), p, k, &noise, sigma, scratch) };
-            scratch as *const f32
+            // SAFETY: scratch holds 2·k·16 floats (checked); the panel holds k·16 elements.
+            unsafe {
+                let out = scratch.add((p % 2) * k * PANEL);
+                let body = PanelBody {
+                    src: panel(p),
+                    p,
+                    k,
+                    noise: &noise,
+                    sigma,
+                    out,
+                };
+                S::outlined::<S, _>(body);
+                out as *const f32
+            }
         };
         // SAFETY: shapes checked by the public wrapper.
         unsafe {
@@ -148,7 +189,7 @@ impl Perturbed<'_, '_, '_> {
                 n,
                 k,
                 gen,
-                false,
+                PanelLife::Pairs,
                 self.bias,
                 self.act,
                 &mut self.y,
