@@ -87,11 +87,30 @@ pub(crate) fn check_forward(
     bias: Option<&[f32]>,
     y: &MatMut<'_>,
 ) -> Result<(), KernelError> {
-    same("x columns vs weight inputs", w.k(), x.cols())?;
-    same("y columns vs weight outputs", w.n(), y.cols())?;
-    same("y rows vs x rows", x.rows(), y.rows())?;
+    check_shapes(
+        w.k(),
+        w.n(),
+        (x.rows(), x.cols()),
+        (y.rows(), y.cols()),
+        bias,
+    )
+}
+
+/// The shape checks of a product `y = x·wᵀ + bias` with `w` of `n` outputs
+/// and `k` inputs, `x` and `y` given as (rows, columns); shared by every
+/// precision.
+pub(crate) fn check_shapes(
+    k: usize,
+    n: usize,
+    x: (usize, usize),
+    y: (usize, usize),
+    bias: Option<&[f32]>,
+) -> Result<(), KernelError> {
+    same("x columns vs weight inputs", k, x.1)?;
+    same("y columns vs weight outputs", n, y.1)?;
+    same("y rows vs x rows", x.0, y.0)?;
     if let Some(b) = bias {
-        same("bias length", w.n(), b.len())?;
+        same("bias length", n, b.len())?;
     }
     Ok(())
 }

@@ -58,6 +58,62 @@ pub fn dense_tol(k: usize, abs_sum: f64, y: f64) -> f64 {
     2.0 * (k as f64 + 2.0) * eps * abs_sum + 4.0 * f32::EPSILON as f64 * y.abs() + 6e-8
 }
 
+/// The shape of a dense output checked by [`check_dense`]: `m × n` values,
+/// rows `ldc` apart, each a dot product of length `k` through `act`.
+#[derive(Debug, Clone, Copy)]
+pub struct DenseOut {
+    /// Rows.
+    pub m: usize,
+    /// Outputs per row.
+    pub n: usize,
+    /// Dot-product length.
+    pub k: usize,
+    /// Row stride of `y` (≥ n).
+    pub ldc: usize,
+    /// The fused activation.
+    pub act: last_kernels::Activation,
+}
+
+/// Checks `y` against the f64 reference `act(bias[j] + Σ_kk x(i, kk)·w(j, kk))`
+/// within [`dense_tol`], and that the padding between rows (NaN when the
+/// caller filled `y`) is untouched. `what` names the path and case in the
+/// error.
+pub fn check_dense(
+    what: &str,
+    y: &[f32],
+    o: DenseOut,
+    bias: Option<&[f32]>,
+    x: impl Fn(usize, usize) -> f64,
+    w: impl Fn(usize, usize) -> f64,
+) -> Result<(), String> {
+    let DenseOut { m, n, k, ldc, act } = o;
+    for i in 0..m {
+        for j in 0..n {
+            let mut z = bias.map_or(0.0, |b| b[j] as f64);
+            let mut s = z.abs();
+            for kk in 0..k {
+                let t = x(i, kk) * w(j, kk);
+                z += t;
+                s += t.abs();
+            }
+            let r = act_f64(act, z);
+            let got = y[i * ldc + j] as f64;
+            let tol = dense_tol(k, s, r);
+            if (got - r).abs() > tol || !got.is_finite() {
+                return Err(format!(
+                    "{what} m={m} n={n} k={k} {act:?}: y[{i}][{j}] = {got}, reference {r}, tol {tol}"
+                ));
+            }
+        }
+        for j in n..ldc {
+            if i + 1 < m && !y[i * ldc + j].is_nan() {
+                return Err(format!("{what} wrote padding at row {i} col {j}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The spacing of f32 values at magnitude `|y|` (one ULP of an f32 result
 /// near `y`): `2^(e−23)` for `2^e ≤ |y| < 2^(e+1)` in the normal range,
 /// `2⁻¹⁴⁹` below it. Used to state absolute-plus-ULP bounds in f64.

@@ -10,7 +10,7 @@
 
 use last_kernels::bf16::{self, Bf16Backend};
 use last_kernels::{Activation, MatMut, MatRef};
-use last_tests::{act_f64, dense_tol, values};
+use last_tests::{check_dense, values, DenseOut};
 use proptest::prelude::*;
 
 /// Every bf16 path here, with a line for each one that is missing.
@@ -79,32 +79,9 @@ fn run(b: Bf16Backend, c: &Case) -> Result<Vec<f32>, String> {
         MatMut::with_stride(&mut y, m, n, ldc).unwrap(),
     )
     .unwrap();
-    for i in 0..m {
-        for j in 0..n {
-            let mut z = bias.map_or(0.0, |b| b[j] as f64);
-            let mut s = z.abs();
-            for kk in 0..k {
-                let xr = bf16::from_bf16(bf16::to_bf16(x[i * lda + kk])) as f64;
-                let t = xr * wp.get(j, kk) as f64;
-                z += t;
-                s += t.abs();
-            }
-            let r = act_f64(act, z);
-            let got = y[i * ldc + j] as f64;
-            let tol = dense_tol(k, s, r);
-            if (got - r).abs() > tol || !got.is_finite() {
-                return Err(format!(
-                    "{} m={m} n={n} k={k} {act:?}: y[{i}][{j}] = {got}, reference {r}, tol {tol}",
-                    b.name()
-                ));
-            }
-        }
-        for j in n..ldc {
-            if i + 1 < m && !y[i * ldc + j].is_nan() {
-                return Err(format!("{} wrote padding at row {i} col {j}", b.name()));
-            }
-        }
-    }
+    let o = DenseOut { m, n, k, ldc, act };
+    let xr = |i: usize, kk: usize| bf16::from_bf16(bf16::to_bf16(x[i * lda + kk])) as f64;
+    check_dense(b.name(), &y, o, bias, xr, |j, kk| wp.get(j, kk) as f64)?;
     if !y[m * ldc].is_nan() {
         return Err(format!("{} wrote past the output", b.name()));
     }

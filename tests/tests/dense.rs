@@ -2,7 +2,7 @@
 //! against an f64 reference. Tolerance: `last_tests::dense_tol` (≈ 2(k+2)·2⁻²⁴·Σ|xw|).
 
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef};
-use last_tests::{act_f64, backends, dense_tol, values};
+use last_tests::{act_f64, backends, check_dense, dense_tol, values, DenseOut};
 use proptest::prelude::*;
 
 const ACTS: [Activation; 4] = [
@@ -50,32 +50,17 @@ fn check(
             b.dense(xm, p, bias, act, ym).unwrap();
         }
     }
-    for i in 0..m {
-        for j in 0..n {
-            let mut z = if bias { bv[j] as f64 } else { 0.0 };
-            let mut s = z.abs();
-            for kk in 0..k {
-                let t = x[i * lda + kk] as f64 * w[j * k + kk] as f64;
-                z += t;
-                s += t.abs();
-            }
-            let r = act_f64(act, z);
-            let got = y[i * ldc + j] as f64;
-            let tol = dense_tol(k, s, r);
-            if (got - r).abs() > tol || !got.is_finite() {
-                return Err(format!(
-                    "{:?} m={m} n={n} k={k} act={act:?} f16={f16} y[{i}][{j}]={got} ref={r} tol={tol}",
-                    b.isa()
-                ));
-            }
-        }
-        // Padding between rows must be untouched.
-        for j in n..ldc {
-            if i + 1 < m && !y[i * ldc + j].is_nan() {
-                return Err(format!("{:?} wrote padding at row {i} col {j}", b.isa()));
-            }
-        }
-    }
+    let o = DenseOut { m, n, k, ldc, act };
+    let what = format!("{:?} f16={f16}", b.isa());
+    let bias = bias.then_some(&bv[..]);
+    check_dense(
+        &what,
+        &y,
+        o,
+        bias,
+        |i, kk| x[i * lda + kk] as f64,
+        |j, kk| w[j * k + kk] as f64,
+    )?;
     Ok(())
 }
 

@@ -55,7 +55,8 @@ pub use tokens::AmxUnavailable;
 #[cfg(target_arch = "x86_64")]
 pub use tokens::{Amx, Avx512Bf16};
 
-use crate::error::{same, KernelError};
+use crate::dense::check_shapes;
+use crate::error::KernelError;
 use crate::{Activation, MatMut, MatRef};
 
 /// The path that runs bf16 products.
@@ -144,12 +145,13 @@ impl Bf16Backend {
         act: Activation,
         mut y: MatMut<'_>,
     ) -> Result<(), KernelError> {
-        same("x columns vs weight inputs", w.k(), x.cols())?;
-        same("y columns vs weight outputs", w.n(), y.cols())?;
-        same("y rows vs x rows", x.rows(), y.rows())?;
-        if let Some(b) = bias {
-            same("bias length", w.n(), b.len())?;
-        }
+        check_shapes(
+            w.k(),
+            w.n(),
+            (x.rows(), x.cols()),
+            (y.rows(), y.cols()),
+            bias,
+        )?;
         match self {
             Bf16Backend::Scalar => dense_scalar(&x, &w, bias, act, &mut y),
             #[cfg(target_arch = "x86_64")]
