@@ -8,11 +8,21 @@
 //! | rounding | `vcvtne2ps2bf16 zmm` | 32 f32 → 32 bf16, RNE, subnormals as zero: [`super::to_bf16`] bit for bit |
 //! | tails | `vmovups zmm{k}` | `__mmask16` loads and stores for partial columns |
 //!
-//! Register tile: the 16 rows of one activation block × one 16-column
-//! panel, 16 zmm accumulators (16 independent chains). Per k pair: one
-//! weight load and 16 `vdpbf16ps` whose broadcasts are at constant offsets
-//! `64·r` from one pointer. Row tiles shorter than 16 run with 4, 8 or 12
-//! accumulators (the padded rows are zero and never stored).
+//! Register tile: 8 rows of one activation block × two 16-column panels,
+//! 16 zmm accumulators (16 independent chains, enough to cover the
+//! instruction's latency on two FMA pipes). Per k pair: two weight loads
+//! and 8 pair broadcasts feed 16 `vdpbf16ps` — 0.63 loads per product
+//! instruction, where one panel × 16 rows needed 1.06 and ran into the load
+//! ports on cores that retire two `vdpbf16ps` per cycle (Zen 5). Broadcasts
+//! are at constant offsets `64·r` from one pointer. Tiles at the edges run
+//! with 4 rows and/or one panel (padded rows are zero and never stored).
+//!
+//! ```text
+//!              panel p (16 cols)   panel p+1 (16 cols)
+//!   row r0+0   acc[0][0]           acc[0][1]
+//!   ...        ...                 ...
+//!   row r0+7   acc[7][0]           acc[7][1]
+//! ```
 
 use super::layout::{act_index, padded_k, ActsBf16, PackedBf16, KB, RB};
 use crate::simd::x86_512::Avx512;
@@ -108,70 +118,111 @@ pub(super) unsafe fn dense(
     let (m, n, k) = (x.rows(), w.n(), w.k());
     let kp = padded_k(k);
     let pairs = k.div_ceil(2);
-    for p in 0..n.div_ceil(RB) {
+    let panels = n.div_ceil(RB);
+    for p in (0..panels).step_by(2) {
         // SAFETY: panel p holds 16·kp elements from p·16·kp (layout).
         let panel = unsafe { w.data().as_ptr().add(p * RB * kp) };
-        for blk in 0..m.div_ceil(RB) {
-            let rows = (m - blk * RB).min(RB);
-            // SAFETY: row block blk holds 16·kp elements from blk·16·kp.
-            let a = unsafe { x.data().as_ptr().add(blk * RB * kp) };
-            // SAFETY: features from the caller; `tile` reads `pairs` pairs of
-            // the block and the panel (within their 16·kp elements) and
-            // stores rows < rows ≤ m, columns of panel p below n.
+        let two = p + 1 < panels;
+        for r0 in (0..m).step_by(MR) {
+            let rows = (m - r0).min(MR);
+            // SAFETY: row r0 lies in block r0/16, which holds 16·kp elements
+            // from (r0/16)·16·kp; the tile's rows r0 % 16 + r < 16.
+            let a = unsafe { x.data().as_ptr().add((r0 / RB) * RB * kp + (r0 % RB) * KB) };
+            let t = Tile {
+                a,
+                panel,
+                kp,
+                pairs,
+                rows,
+                r0,
+                c0: p * RB,
+            };
+            // SAFETY: features from the caller; the tile reads `pairs` pairs
+            // of its rows and of its one or two panels (within their 16·kp
+            // elements) and stores rows < m, columns of its panels below n.
             unsafe {
-                match rows.div_ceil(4) {
-                    1 => tile::<4>(a, panel, pairs, rows, blk, p, bias, act, y),
-                    2 => tile::<8>(a, panel, pairs, rows, blk, p, bias, act, y),
-                    3 => tile::<12>(a, panel, pairs, rows, blk, p, bias, act, y),
-                    _ => tile::<16>(a, panel, pairs, rows, blk, p, bias, act, y),
+                match (rows > 4, two) {
+                    (false, false) => t.run::<4, 1>(bias, act, y),
+                    (false, true) => t.run::<4, 2>(bias, act, y),
+                    (true, false) => t.run::<MR, 1>(bias, act, y),
+                    (true, true) => t.run::<MR, 2>(bias, act, y),
                 }
             }
         }
     }
 }
 
-/// One register tile: `MR` rows of activation block `blk` × panel `p`.
-///
-/// ```text
-/// per k pair q (block b = q / 16, l = q % 16):
-///   wrow = panel[q·32 .. q·32+32]              (16 columns × pair)
-///   acc[r] += dpbf16( bcast32(a + b·512 + 32r + 2l), wrow )    r < MR
-/// ```
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MR: usize>(
+/// Rows per full register tile.
+const MR: usize = 8;
+
+/// Where one register tile reads and writes.
+struct Tile {
+    /// First activation row of the tile (row `r0 % 16` of its block).
     a: *const u16,
+    /// First weight panel of the tile.
     panel: *const u16,
+    kp: usize,
     pairs: usize,
+    /// Rows to store (≤ the tile's `R`).
     rows: usize,
-    blk: usize,
-    p: usize,
-    bias: Option<&[f32]>,
-    act: Activation,
-    y: &mut MatMut<'_>,
-) {
-    // SAFETY (whole body): the caller guarantees the features; every read is
-    // inside the block (q < pairs ≤ kp/2, r < 16) or the panel (q < kp/2).
-    unsafe {
-        let mut acc = [_mm512_setzero_ps(); MR];
-        let mut q = 0;
-        while q < pairs {
-            let ab = a.add((q / 16) * (RB * KB));
-            let end = pairs.min(q - q % 16 + 16);
-            while q < end {
-                let wrow: __m512bh =
-                    core::mem::transmute(_mm512_loadu_si512(panel.add(q * 32) as *const _));
-                let l = (q % 16) * 2;
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let pair = (ab.add(r * KB + l) as *const i32).read_unaligned();
-                    let xv: __m512bh = core::mem::transmute(_mm512_set1_epi32(pair));
-                    *acc_r = _mm512_dpbf16_ps(*acc_r, xv, wrow);
+    r0: usize,
+    c0: usize,
+}
+
+impl Tile {
+    /// `R` rows × `P` panels.
+    ///
+    /// ```text
+    /// per k pair q (block b = q / 16, l = q % 16):
+    ///   w[c] = panel_c[q·32 .. q·32+32]                 (16 columns × pair)
+    ///   acc[r][c] += dpbf16( bcast32(a + b·512 + 32r + 2l), w[c] )
+    /// ```
+    ///
+    /// # Safety
+    /// AVX-512 and AVX512-BF16; the reads and stores described at the call.
+    #[inline(always)]
+    unsafe fn run<const R: usize, const P: usize>(
+        &self,
+        bias: Option<&[f32]>,
+        act: Activation,
+        y: &mut MatMut<'_>,
+    ) {
+        let panel_len = RB * self.kp;
+        // SAFETY (whole body): the caller guarantees the features; every
+        // read is inside the tile's rows of the block (q < pairs ≤ kp/2,
+        // r < R ≤ 16 − r0 % 16) or its panels (q < kp/2).
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); P]; R];
+            let mut q = 0;
+            while q < self.pairs {
+                let ab = self.a.add((q / 16) * (RB * KB));
+                let end = self.pairs.min(q - q % 16 + 16);
+                while q < end {
+                    let mut w = [_mm512_setzero_si512(); P];
+                    for (c, wc) in w.iter_mut().enumerate() {
+                        *wc =
+                            _mm512_loadu_si512(self.panel.add(c * panel_len + q * 32) as *const _);
+                    }
+                    let l = (q % 16) * 2;
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        let pair = (ab.add(r * KB + l) as *const i32).read_unaligned();
+                        let xv: __m512bh = core::mem::transmute(_mm512_set1_epi32(pair));
+                        for (a, wc) in acc_r.iter_mut().zip(&w) {
+                            *a = _mm512_dpbf16_ps(
+                                *a,
+                                xv,
+                                core::mem::transmute::<__m512i, __m512bh>(*wc),
+                            );
+                        }
+                    }
+                    q += 1;
                 }
-                q += 1;
             }
-        }
-        for (r, v) in acc.iter().enumerate().take(rows) {
-            store_row(*v, bias, act, y, blk * RB + r, p * RB);
+            for (r, acc_r) in acc.iter().enumerate().take(self.rows) {
+                for (c, v) in acc_r.iter().enumerate() {
+                    store_row(*v, bias, act, y, self.r0 + r, self.c0 + c * RB);
+                }
+            }
         }
     }
 }
