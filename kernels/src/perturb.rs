@@ -32,7 +32,7 @@ pub fn perturbed_scratch_len(k: usize) -> usize {
 
 /// Where a full-rank perturbation's values come from.
 #[derive(Clone, Copy)]
-enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// Counter-hash stream: `E[j][kk]` is element `j·k + kk`.
     Hash(NoiseKey),
     /// A slice of pre-drawn values in the packed order of `W`'s panels:
@@ -42,7 +42,7 @@ enum Source<'a> {
 
 impl Source<'_> {
     /// `E[j][kk]` (scalar reference); `k` is the layer's input width.
-    fn value(&self, j: usize, kk: usize, k: usize) -> f32 {
+    pub(crate) fn value(&self, j: usize, kk: usize, k: usize) -> f32 {
         match self {
             Source::Hash(key) => key.value((j * k + kk) as u32),
             Source::Table(t) => t[(j / PANEL) * PANEL * k + kk * PANEL + j % PANEL],
@@ -434,6 +434,76 @@ impl Backend {
             scratch,
         });
         Ok(())
+    }
+
+    /// Panel `p` of `W + σE` (columns `16p .. 16p + 15`, `k × 16`, the
+    /// packed f32 panel order) into `out`, the same values the perturbed
+    /// products use on every path. Columns ≥ n hold noise; callers ignore
+    /// them. Bounds are the caller's: `p < ceil(n/16)`, `out.len() ≥ 16·k`,
+    /// a table source at least `packed_len(n, k)` long.
+    pub(crate) fn perturbed_panel_into(
+        self,
+        w: Weights<'_>,
+        p: usize,
+        noise: Source<'_>,
+        sigma: f32,
+        out: &mut [f32],
+    ) {
+        struct One<'a, 'o> {
+            w: Weights<'a>,
+            p: usize,
+            noise: Source<'a>,
+            sigma: f32,
+            out: &'o mut [f32],
+        }
+        impl Kernel for One<'_, '_> {
+            type Output = ();
+            fn scalar(self) {
+                let (n, k) = (self.w.n(), self.w.k());
+                for kk in 0..k {
+                    for l in 0..PANEL {
+                        let j = self.p * PANEL + l;
+                        let w = if j < n { self.w.get(j, kk) } else { 0.0 };
+                        self.out[kk * PANEL + l] = w + self.sigma * self.noise.value(j, kk, k);
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn simd<S: Simd>(self) {
+                let (p, k, noise, sigma) = (self.p, self.w.k(), &self.noise, self.sigma);
+                let out = self.out.as_mut_ptr();
+                // SAFETY: the caller's bounds (see the method): panel p of
+                // `w` holds k·16 elements, `out` at least k·16.
+                unsafe {
+                    match self.w {
+                        Weights::F32(w) => S::outlined::<S, _>(PanelBody {
+                            src: w.panel_ptr(p),
+                            p,
+                            k,
+                            noise,
+                            sigma,
+                            out,
+                        }),
+                        Weights::F16(w) => S::outlined::<S, _>(PanelBody {
+                            src: w.panel_ptr(p),
+                            p,
+                            k,
+                            noise,
+                            sigma,
+                            out,
+                        }),
+                    }
+                }
+            }
+        }
+        debug_assert!(p < w.n().div_ceil(PANEL) && out.len() >= w.k() * PANEL);
+        self.run(One {
+            w,
+            p,
+            noise,
+            sigma,
+            out,
+        });
     }
 
     /// Writes the packed `W + σE` (same noise as [`Backend::dense_perturbed`])

@@ -7,6 +7,7 @@
 //! | weight row | `vmovdqu16 zmm, m512` | one 64-byte pair-panel row per k pair, aligned with 64-byte storage |
 //! | rounding | `vcvtne2ps2bf16 zmm` | 32 f32 → 32 bf16, RNE, subnormals as zero: [`super::to_bf16`] bit for bit |
 //! | tails | `vmovups zmm{k}` | `__mmask16` loads and stores for partial columns |
+//! | perturbed panel | `vcvtne2ps2bf16` + `vpermw zmm` | two f32 panel rows (k, k+1) → one pair row: round, then interleave the halves |
 //!
 //! Register tile: 8 rows of one activation block × two 16-column panels,
 //! 16 zmm accumulators (16 independent chains, enough to cover the
@@ -70,6 +71,44 @@ pub(super) unsafe fn round(x: &MatRef<'_>, out: &mut [u16]) {
                 };
                 _mm512_storeu_si512(dst as *mut _, v);
             }
+        }
+    }
+}
+
+/// One f32 panel (`k × 16`) → one bf16 pair panel, as
+/// [`super::perturb::pack_panel_scalar`] (same bits): rows `2q` and `2q + 1`
+/// are rounded together, then `vpermw` interleaves them column by column.
+///
+/// # Safety
+/// AVX512F/BW/VL and AVX512-BF16; `panel.len() ≥ 16·k`, `dst.len() ==
+/// 16·padded_k(k)`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")]
+pub(super) unsafe fn pack_panel(panel: &[f32], k: usize, valid: usize, dst: &mut [u16]) {
+    debug_assert!(panel.len() >= 16 * k && dst.len() == 16 * padded_k(k));
+    // Output lane 2j + e takes lane e·16 + j of [row 2q | row 2q + 1].
+    let mut idx = [0u16; 32];
+    for (l, v) in idx.iter_mut().enumerate() {
+        *v = ((l & 1) * 16 + l / 2) as u16;
+    }
+    let cols = mask(valid);
+    // SAFETY: the features are the caller's; the loads read rows < k of the
+    // panel (masked to `valid` columns), the stores write pair rows
+    // q < padded_k(k)/2 of `dst` (32 elements each).
+    unsafe {
+        let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
+        let src = panel.as_ptr();
+        for q in 0..dst.len() / 32 {
+            let row = |kk: usize| {
+                if kk < k {
+                    _mm512_maskz_loadu_ps(cols, src.add(kk * 16))
+                } else {
+                    _mm512_setzero_ps()
+                }
+            };
+            let (lo, hi) = (row(2 * q), row(2 * q + 1));
+            let both = core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+            let pairs = _mm512_permutexvar_epi16(idx, both);
+            _mm512_storeu_si512(dst.as_mut_ptr().add(q * 32) as *mut _, pairs);
         }
     }
 }

@@ -107,6 +107,27 @@ pub struct PackedBf16<'a> {
 }
 
 impl<'a> PackedBf16<'a> {
+    /// Views storage filled by [`pack_bf16`], [`pack_bf16_bits`] or
+    /// [`crate::bf16::Bf16Backend::perturb`] (exactly
+    /// [`packed_len_bf16`]`(n, k)` elements). The padding of `k` is checked
+    /// to be zero (it enters every sum); padded columns are never stored.
+    pub fn from_packed(data: &'a [u16], n: usize, k: usize) -> Result<Self, KernelError> {
+        let len = check_shape("weight shape", n, k)?;
+        crate::error::same("packed buffer length", len, data.len())?;
+        let kp = padded_k(k);
+        for panel in data.chunks_exact(RB * kp) {
+            // Pairs from k/2 on hold at least one padded value.
+            for (q, row) in panel.chunks_exact(32).enumerate().skip(k / 2) {
+                let pad = row.iter().enumerate().filter(|(i, _)| 2 * q + (i & 1) >= k);
+                if pad.into_iter().any(|(_, v)| *v != 0) {
+                    return Err(KernelError::OutOfRange {
+                        what: "bf16 k padding",
+                    });
+                }
+            }
+        }
+        Ok(PackedBf16 { data, n, k })
+    }
     /// Output count.
     pub fn n(&self) -> usize {
         self.n

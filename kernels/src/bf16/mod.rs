@@ -45,12 +45,14 @@ mod amx;
 #[cfg(target_arch = "x86_64")]
 mod dpbf16;
 pub mod layout;
+mod perturb;
 mod tokens;
 
 pub use layout::{
     acts_len, from_bf16, pack_bf16, pack_bf16_bits, packed_len_bf16, padded_k, to_bf16, ActsBf16,
     PackedBf16,
 };
+pub use perturb::Perturbation;
 pub use tokens::AmxUnavailable;
 #[cfg(target_arch = "x86_64")]
 pub use tokens::{Amx, Avx512Bf16};
