@@ -42,7 +42,7 @@ impl Bf16Backend {
     /// let noise = Noise { seed: 7, candidate: 0, kind: NoiseKind::Gaussian, antithetic: false };
     /// let mut panel = vec![0f32; perturb::perturbed_scratch_len(k)];
     /// let mut out = vec![0u16; bf16::packed_len_bf16(n, k)];
-    /// let be = Backend::detect();
+    /// let be = Backend::scalar();
     /// let wb = Bf16Backend::Scalar.perturb(be, w.into(), Perturbation::Noise(&noise), 0.0, &mut panel, &mut out)?;
     /// assert_eq!(wb.get(2, 4), 0.25); // σ = 0: the weights, rounded
     /// # Ok::<(), last_kernels::KernelError>(())
