@@ -1,7 +1,7 @@
 //! Seeded synthetic requests with the standard scenario's shapes (docs/DESIGN.md §5),
 //! and the per-request latency benchmark behind `last bench --scenario`.
 
-use crate::model::{Config, Model};
+use crate::model::{Config, Dtype, Model};
 use crate::serve::{Request, Scratch, Variant};
 use last_kernels::{Backend, MatRef};
 use serde::Serialize;
@@ -158,6 +158,9 @@ pub struct LatencyRecord {
     pub scenario: String,
     /// Kernel path.
     pub isa: String,
+    /// Weight storage and compute: `f32`, `f16`, or `bf16/<path>` (the bf16
+    /// kernels' path: `amx`, `avx512bf16` or `scalar`).
+    pub precision: String,
     /// CPU model ([`crate::bench::cpu::cpu_model`]).
     pub cpu_model: String,
     /// Detected ISA features ([`crate::bench::cpu::isa_set`]).
@@ -198,6 +201,15 @@ pub struct LatencyRecord {
     pub mean_gain: f64,
 }
 
+/// `f32`, `f16` or `bf16/<path>`: what a model's products run in.
+pub fn precision_name(model: &Model) -> String {
+    match (model.cfg.dtype, model.bf16_path()) {
+        (_, Some(b)) => format!("bf16/{}", b.name()),
+        (Dtype::F16, _) => "f16".into(),
+        _ => "f32".into(),
+    }
+}
+
 /// Serves `requests` seeded requests (after a warm-up) and reports latency.
 /// `requests` must be in `1..=`[`MAX_REQUESTS`], `threads` in `1..=`[`MAX_THREADS`].
 pub fn bench_latency(
@@ -205,6 +217,7 @@ pub fn bench_latency(
     variant: Variant,
     requests: usize,
     threads: usize,
+    dtype: Dtype,
     backend: Backend,
 ) -> Result<LatencyRecord, String> {
     if requests == 0 || requests > MAX_REQUESTS {
@@ -215,6 +228,7 @@ pub fn bench_latency(
     }
     let mut cfg = Config::standard();
     cfg.max_candidates = cfg.max_candidates.max(scenario.n());
+    cfg.dtype = dtype;
     let model = Model::random(cfg.clone(), 7, backend)
         .and_then(|m| m.with_random_ensemble(BENCH_MEMBERS, 7))
         .map_err(|e| e.to_string())?;
@@ -278,6 +292,7 @@ pub fn bench_latency(
         variant: variant.to_string(),
         scenario: format!("{scenario:?}").to_lowercase(),
         isa: backend.isa().name().into(),
+        precision: precision_name(&model),
         cpu_model: crate::bench::cpu::cpu_model(),
         isa_set: crate::bench::cpu::isa_set(),
         threads,

@@ -4,7 +4,7 @@ use super::args::{usize_in, ScenarioArg, VariantParser, MAX_REQUESTS, MAX_THREAD
 use super::output::{note, println, runtime, Failure};
 use last::bench::kernels::{run_kernels, Suite};
 use last::bench::scenario::{bench_latency, Features, LatencyRecord, Scenario};
-use last::model::{Config, Model};
+use last::model::{Config, Dtype, Model};
 use last::serve::{Scratch, ServeError, Variant};
 use last_kernels::Backend;
 use std::time::Duration;
@@ -29,9 +29,31 @@ pub struct Args {
     /// Threads for candidates (1 = the calling thread only; 1..=64).
     #[arg(long, default_value_t = 1, value_parser = usize_in(1, MAX_THREADS))]
     threads: usize,
+    /// Weight storage of the benchmark's model: bf16 also runs the
+    /// per-candidate products on the bf16 kernels.
+    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
+    dtype: DtypeArg,
     /// One JSON object instead of a line of text.
     #[arg(long)]
     json: bool,
+}
+
+/// `--dtype`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DtypeArg {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl DtypeArg {
+    fn dtype(self) -> Dtype {
+        match self {
+            DtypeArg::F32 => Dtype::F32,
+            DtypeArg::F16 => Dtype::F16,
+            DtypeArg::Bf16 => Dtype::Bf16,
+        }
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -71,11 +93,12 @@ fn check_variant(sc: Scenario, variant: Variant, be: Backend) -> Result<(), Fail
 
 fn line(r: &LatencyRecord) -> String {
     format!(
-        "{} [{}] {} thread(s): p50 {:.0} µs, p90 {:.0}, p99 {:.0}; {:.1} MFLOP/request performed, \
+        "{} [{}, {}] {} thread(s): p50 {:.0} µs, p90 {:.0}, p99 {:.0}; {:.1} MFLOP/request performed, \
          {:.1} GFLOP/s = {:.0}% of peak ({:.1} MFLOP unfactored: {:.0}%); {:.1} candidates; \
          beat baseline in {:.0}% (mean gain {:.4})",
         r.variant,
         r.isa,
+        r.precision,
         r.threads,
         r.p50_us,
         r.p90_us,
@@ -108,7 +131,7 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
         format!("{sc:?}").to_lowercase(),
         a.requests
     ));
-    let r = bench_latency(sc, a.variant, a.requests, a.threads, be).map_err(runtime)?;
+    let r = bench_latency(sc, a.variant, a.requests, a.threads, a.dtype.dtype(), be).map_err(runtime)?;
     if a.json {
         println(&serde_json::to_string(&r).expect("the record serialises"))
     } else {

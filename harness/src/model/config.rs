@@ -12,6 +12,13 @@ pub enum Dtype {
     F32,
     /// IEEE binary16 storage, f32 accumulation.
     F16,
+    /// bfloat16 weights (f32 weights are rounded once at load). The
+    /// per-candidate products of LAST (the perturbed layer `W + σE` and the
+    /// candidates' pointer keys) run on the bf16 kernels: activations
+    /// rounded to bf16, f32 accumulation, AMX or AVX512-BF16 where the CPU
+    /// has them ([`crate::model::Model::bf16_path`]). Every other product
+    /// runs the f32 kernels on the same bf16-valued weights.
+    Bf16,
 }
 
 /// Largest magnitude of a position weight. A list score is

@@ -5,8 +5,8 @@ use last_kernels::Backend;
 use std::path::Path;
 
 impl Model {
-    /// Writes `DIR/model.safetensors` (f32 tensors, or f16 when the config
-    /// says so) and `DIR/config.json`.
+    /// Writes `DIR/model.safetensors` (f32 tensors, or f16 / bf16 when the
+    /// config says so) and `DIR/config.json`.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
         use safetensors::tensor::TensorView;
         use safetensors::Dtype as St;
@@ -15,15 +15,19 @@ impl Model {
             source,
         };
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let f16 = self.cfg.dtype == Dtype::F16;
+        let dtype = self.cfg.dtype;
         let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         let mut put = |name: String, shape: Vec<usize>, vals: &[f32]| {
-            let bytes = if f16 {
-                vals.iter()
+            let bytes = match dtype {
+                Dtype::F16 => vals
+                    .iter()
                     .flat_map(|v| half::f16::from_f32(*v).to_bits().to_le_bytes())
-                    .collect()
-            } else {
-                vals.iter().flat_map(|v| v.to_le_bytes()).collect()
+                    .collect(),
+                Dtype::Bf16 => vals
+                    .iter()
+                    .flat_map(|v| last_kernels::bf16::to_bf16(*v).to_le_bytes())
+                    .collect(),
+                Dtype::F32 => vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
             };
             owned.push((name, shape, bytes));
         };
@@ -39,7 +43,11 @@ impl Model {
                 &self.member(i).pos,
             );
         }
-        let dtype = if f16 { St::F16 } else { St::F32 };
+        let dtype = match dtype {
+            Dtype::F32 => St::F32,
+            Dtype::F16 => St::F16,
+            Dtype::Bf16 => St::BF16,
+        };
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
             .map(|(n, s, b)| {

@@ -1,6 +1,7 @@
 //! One dense layer: the row-major master copy and the packed copy the kernels read.
 
 use super::{Dtype, ModelError};
+use last_kernels::bf16::{self, PackedBf16};
 use last_kernels::{pack, Activation, Backend, MatMut, MatRef, Weights};
 
 /// Packed storage of one layer, 64-byte aligned.
@@ -21,6 +22,9 @@ pub struct Layer {
     pub(super) w: Vec<f32>,
     pub(super) b: Vec<f32>,
     pub(super) packed: Packed,
+    /// bf16 pair-panel copy for the bf16 kernels (models stored as
+    /// [`Dtype::Bf16`] only).
+    pub(super) bf16: Option<Vec<pack::Block16>>,
     pub(super) rms: f32,
 }
 
@@ -29,7 +33,7 @@ impl Layer {
     pub fn new(
         n: usize,
         k: usize,
-        w: Vec<f32>,
+        mut w: Vec<f32>,
         b: Vec<f32>,
         dtype: Dtype,
     ) -> Result<Self, ModelError> {
@@ -47,8 +51,14 @@ impl Layer {
         if w.iter().chain(&b).any(|v| !v.is_finite()) {
             return Err(bad("non-finite value".into()));
         }
+        if dtype == Dtype::Bf16 {
+            // The master copy holds exactly what the kernels compute with.
+            for v in &mut w {
+                *v = bf16::from_bf16(bf16::to_bf16(*v));
+            }
+        }
         let packed = match dtype {
-            Dtype::F32 => {
+            Dtype::F32 | Dtype::Bf16 => {
                 let mut blocks = vec![pack::Block32::default(); pack::blocks_f32(n, k)];
                 pack::pack_f32(&w, n, k, pack::as_f32_mut(&mut blocks)).expect("sized above");
                 Packed::F32(blocks)
@@ -59,12 +69,20 @@ impl Layer {
                 Packed::F16(blocks)
             }
         };
+        let bf16 = (dtype == Dtype::Bf16).then(|| {
+            let len = bf16::packed_len_bf16(n, k);
+            let mut blocks = vec![pack::Block16::default(); len.div_ceil(32)];
+            bf16::pack_bf16(&w, n, k, &mut pack::as_u16_mut(&mut blocks)[..len])
+                .expect("sized above");
+            blocks
+        });
         let mut l = Layer {
             n,
             k,
             w,
             b,
             packed,
+            bf16,
             rms: 0.0,
         };
         if dtype == Dtype::F16 {
@@ -107,6 +125,15 @@ impl Layer {
             }
         }
     }
+    /// The bf16 copy the bf16 kernels read (layers of a [`Dtype::Bf16`]
+    /// model), holding the same values as [`Layer::weight`].
+    pub fn packed_bf16(&self) -> Option<PackedBf16<'_>> {
+        let len = bf16::packed_len_bf16(self.n, self.k);
+        self.bf16.as_ref().map(|b| {
+            let s: &[u16] = bytemuck::cast_slice(b);
+            PackedBf16::from_packed(&s[..len], self.n, self.k).expect("packed at construction")
+        })
+    }
     /// `y = act(x·Wᵀ + b)`.
     pub fn forward(
         &self,
@@ -123,10 +150,12 @@ impl Layer {
             Packed::F32(b) => bytemuck::cast_slice(b),
             Packed::F16(b) => bytemuck::cast_slice(b),
         };
+        let bf16: &[u8] = self.bf16.as_deref().map_or(&[], bytemuck::cast_slice);
         [
             bytemuck::cast_slice::<f32, u8>(&self.w),
             bytemuck::cast_slice::<f32, u8>(&self.b),
             packed,
+            bf16,
         ]
         .into_iter()
     }

@@ -43,6 +43,7 @@ pub use layer::Layer;
 pub use params::{DenseParams, EvaluatorParams, GeneratorParams, Params};
 pub use serving::{ServingSettings, Sigmas, MAX_BUDGET_US as MAX_SERVING_BUDGET_US, SERVING_FILE};
 
+use last_kernels::bf16::Bf16Backend;
 use last_kernels::{pack, Backend, MatRef};
 use noise_table::NoiseTable;
 
@@ -60,6 +61,9 @@ pub struct Model {
     pub ensemble: Vec<Evaluator>,
     /// Instruction-set path, decided once at load.
     pub backend: Backend,
+    /// bf16 path of a [`Dtype::Bf16`] model's bf16 products (the fastest
+    /// this machine has, see [`Model::with_bf16_path`]).
+    bf16: Bf16Backend,
     /// Shared pre-drawn noise for [`crate::serve::NoiseSpec::Table`].
     noise_table: NoiseTable,
     /// Defaults from `serving.json` (see [`Model::serving`]).
@@ -192,7 +196,21 @@ impl Model {
             gen,
             eval,
             backend,
+            bf16: Bf16Backend::detect(),
         }
+    }
+
+    /// The same model with its bf16 products on `path` (e.g. the scalar
+    /// reference, to compare paths). Other models are unaffected.
+    pub fn with_bf16_path(mut self, path: Bf16Backend) -> Self {
+        self.bf16 = path;
+        self
+    }
+
+    /// The bf16 path the per-candidate products run on: `Some` for a
+    /// [`Dtype::Bf16`] model, `None` when every product is f32.
+    pub fn bf16_path(&self) -> Option<Bf16Backend> {
+        (self.cfg.dtype == Dtype::Bf16).then_some(self.bf16)
     }
 
     /// The shared noise table (see [`crate::model::noise_table`]).

@@ -2,7 +2,9 @@
 //! keys `keys_j` (with `e^{2·keys}` for the exponential score form).
 //! Unperturbed ones are read from the request's shared buffers, not copied.
 
+use super::bf16::{Bf16Bufs, Input};
 use super::*;
+use last_kernels::bf16::Perturbation;
 
 /// Buffers of the candidate phase.
 #[derive(Debug, Default, Clone)]
@@ -23,6 +25,8 @@ pub(super) struct CandBufs {
     pub(super) lr_up: Vec<f32>,
     pub(super) lr_vt: Vec<f32>,
     pub(super) lr_t: Vec<f32>,
+    /// The bf16 products' scratch (bf16 models).
+    pub(super) bf16: Bf16Bufs,
 }
 
 impl CandBufs {
@@ -50,6 +54,7 @@ impl Ctx<'_, '_> {
         grow(&mut cb.keys, c * nh);
         grow(&mut cb.own_h, c);
         grow(&mut cb.own_k, c);
+        cb.bf16.new_chunk();
         let mut flops = 0;
         for (j, cand) in cands.iter().enumerate() {
             flops += self.own_h(j, cand, cb, sh)?;
@@ -70,6 +75,19 @@ impl Ctx<'_, '_> {
             };
         }
         Ok(flops)
+    }
+
+    /// The full-rank perturbation of a noise or table candidate (what the
+    /// bf16 path forms as `bf16(W + σE)`).
+    fn full_rank_noise<'c>(&'c self, cand: &'c Cand) -> Option<(Perturbation<'c>, f32)> {
+        match cand {
+            Cand::Noise(nz, sigma) => Some((Perturbation::Noise(nz), *sigma)),
+            Cand::Table(c, sigma) => {
+                let table = self.m.noise_table().slice(self.req.seed, *c);
+                Some((Perturbation::Table(table), *sigma))
+            }
+            _ => None,
+        }
     }
 
     fn target(&self) -> Target {
@@ -96,6 +114,13 @@ impl Ctx<'_, '_> {
         let (bias, relu) = (Some(g.w2.bias()), Activation::Relu);
         let perturb_w2 = self.target() == Target::W2;
         cb.own_h[j] = true;
+        if let (Some(bb), true) = (self.m.bf16_path(), perturb_w2) {
+            if let Some(noise) = self.full_rank_noise(cand) {
+                let (y, x) = (MatMut::new(out, n, h)?, Input::Shared(e1));
+                cb.bf16.product(be, bb, &g.w2, Some(noise), x, relu, y)?;
+                return Ok(mm(n, h, h));
+            }
+        }
         match cand {
             Cand::Noise(nz, sigma) if perturb_w2 => {
                 let panel = grow(&mut cb.panel, perturbed_scratch_len(h));
@@ -156,6 +181,13 @@ impl Ctx<'_, '_> {
         let (a, bias, id) = (g.a.packed(), Some(g.a.bias()), Activation::Identity);
         let perturb_keys = self.target() == Target::Keys;
         cb.own_k[j] = true;
+        if let (Some(bb), true) = (self.m.bf16_path(), perturb_keys) {
+            if let Some(noise) = self.full_rank_noise(cand) {
+                let y = MatMut::new(&mut cb.keys[j * nh..(j + 1) * nh], n, h)?;
+                cb.bf16.product(be, bb, &g.a, Some(noise), Input::Shared(h0), id, y)?;
+                return Ok(mm(n, h, h));
+            }
+        }
         match cand {
             Cand::Noise(nz, sigma) if perturb_keys => {
                 let panel = grow(&mut cb.panel, perturbed_scratch_len(h));
@@ -184,7 +216,11 @@ impl Ctx<'_, '_> {
             _ => {
                 let r = j * nh..(j + 1) * nh;
                 let x = MatRef::new(&cb.h[r.clone()], n, h)?;
-                g.a.forward(be, x, id, MatMut::new(&mut cb.keys[r], n, h)?)?;
+                let y = MatMut::new(&mut cb.keys[r], n, h)?;
+                match self.m.bf16_path() {
+                    Some(bb) => cb.bf16.product(be, bb, &g.a, None, Input::Own(x), id, y)?,
+                    None => g.a.forward(be, x, id, y)?,
+                }
                 Ok(mm(n, h, h))
             }
         }

@@ -47,6 +47,10 @@ pub enum ServeError {
     /// A variant knob is out of range.
     #[error("variant: {0}")]
     BadKnob(String),
+    /// The model's parts disagree (e.g. a bf16 config over layers built
+    /// without bf16 weights, through [`crate::model::Model::assemble`]).
+    #[error("model: {0}")]
+    Model(&'static str),
     /// A kernel refused its shapes (a bug if it happens after validation).
     #[error("kernel: {0}")]
     Kernel(#[from] KernelError),

@@ -21,6 +21,7 @@
 //! share its evaluator rows.
 
 mod batch;
+mod bf16;
 mod candidate;
 mod chunk;
 mod deadline;

@@ -201,6 +201,25 @@ pub struct ActsBf16<'a> {
 }
 
 impl<'a> ActsBf16<'a> {
+    /// Views a buffer that [`crate::bf16::Bf16Backend::round`] filled for an
+    /// `m × k` input (exactly [`acts_len`]`(m, k)` elements), e.g. to reuse
+    /// one rounding across several products. The padding (rows ≥ m, k ≥ the
+    /// true k) is checked to be zero: it enters every sum.
+    pub fn from_rounded(data: &'a [u16], m: usize, k: usize) -> Result<Self, KernelError> {
+        let len = check_shape("activation shape", m, k)?;
+        crate::error::same("activation buffer length", len, data.len())?;
+        let kp = padded_k(k);
+        for i in 0..m.div_ceil(RB) * RB {
+            for b in 0..kp / KB {
+                let row = &data[act_index(i, b * KB, kp)..][..KB];
+                let valid = if i < m { k.saturating_sub(b * KB).min(KB) } else { 0 };
+                if row[valid..].iter().any(|v| *v != 0) {
+                    return Err(KernelError::OutOfRange { what: "bf16 activation padding" });
+                }
+            }
+        }
+        Ok(ActsBf16 { data, m, k })
+    }
     /// Row count (unpadded).
     pub fn rows(&self) -> usize {
         self.m
