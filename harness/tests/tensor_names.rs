@@ -110,7 +110,7 @@ fn files_with_the_old_prefixes_are_rejected() {
 
 #[test]
 fn bf16_tensors_load_as_their_f32_values() {
-    for dtype in [Dtype::F32, Dtype::F16] {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
         let mut cfg = Config::tiny();
         cfg.dtype = Dtype::F32;
         let b = saved(&cfg, "bf16");
@@ -128,7 +128,8 @@ fn bf16_tensors_load_as_their_f32_values() {
                 let r = half::bf16::from_f32(*w).to_f32();
                 // f16 storage rounds the widened value once more.
                 let r = match dtype {
-                    Dtype::F32 => r,
+                    // bf16 storage keeps a bf16 value exactly.
+                    Dtype::F32 | Dtype::Bf16 => r,
                     Dtype::F16 => half::f16::from_f32(r).to_f32(),
                 };
                 assert_eq!(r.to_bits(), g.to_bits(), "{wn}: {w} → {g}, expected {r}");

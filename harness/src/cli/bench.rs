@@ -131,7 +131,8 @@ pub fn run(a: Args, be: Backend) -> Result<(), Failure> {
         format!("{sc:?}").to_lowercase(),
         a.requests
     ));
-    let r = bench_latency(sc, a.variant, a.requests, a.threads, a.dtype.dtype(), be).map_err(runtime)?;
+    let r = bench_latency(sc, a.variant, a.requests, a.threads, a.dtype.dtype(), be)
+        .map_err(runtime)?;
     if a.json {
         println(&serde_json::to_string(&r).expect("the record serialises"))
     } else {

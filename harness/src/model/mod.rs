@@ -252,7 +252,7 @@ impl Model {
     }
 
     /// Every layer with its tensor-name prefix, ensemble members last.
-    fn layers(&self) -> Vec<(String, &Layer)> {
+    pub fn layers(&self) -> Vec<(String, &Layer)> {
         let mut v: Vec<(String, &Layer)> = [
             ("generator.w1", &self.gen.w1),
             ("generator.w2", &self.gen.w2),

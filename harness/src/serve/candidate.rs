@@ -184,7 +184,8 @@ impl Ctx<'_, '_> {
         if let (Some(bb), true) = (self.m.bf16_path(), perturb_keys) {
             if let Some(noise) = self.full_rank_noise(cand) {
                 let y = MatMut::new(&mut cb.keys[j * nh..(j + 1) * nh], n, h)?;
-                cb.bf16.product(be, bb, &g.a, Some(noise), Input::Shared(h0), id, y)?;
+                cb.bf16
+                    .product(be, bb, &g.a, Some(noise), Input::Shared(h0), id, y)?;
                 return Ok(mm(n, h, h));
             }
         }

@@ -51,7 +51,9 @@ fn serve_kind(e: &ServeError) -> (StatusCode, ErrorKind) {
         ServeError::FeatureWidth { .. } => ErrorKind::FeatureWidth,
         ServeError::NonFinite { .. } => ErrorKind::NonFinite,
         ServeError::BadKnob(_) => ErrorKind::BadKnob,
-        ServeError::Kernel(_) | ServeError::Model(_) => return (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal),
+        ServeError::Kernel(_) | ServeError::Model(_) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal)
+        }
     };
     (StatusCode::UNPROCESSABLE_ENTITY, k)
 }

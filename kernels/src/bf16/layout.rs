@@ -212,9 +212,15 @@ impl<'a> ActsBf16<'a> {
         for i in 0..m.div_ceil(RB) * RB {
             for b in 0..kp / KB {
                 let row = &data[act_index(i, b * KB, kp)..][..KB];
-                let valid = if i < m { k.saturating_sub(b * KB).min(KB) } else { 0 };
+                let valid = if i < m {
+                    k.saturating_sub(b * KB).min(KB)
+                } else {
+                    0
+                };
                 if row[valid..].iter().any(|v| *v != 0) {
-                    return Err(KernelError::OutOfRange { what: "bf16 activation padding" });
+                    return Err(KernelError::OutOfRange {
+                        what: "bf16 activation padding",
+                    });
                 }
             }
         }
