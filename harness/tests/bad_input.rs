@@ -154,7 +154,7 @@ fn bad_configs_get_typed_errors() {
             "invalid value",
         ),
         (
-            &ok.replace("\"dtype\": \"f32\"", "\"dtype\": \"bf16\""),
+            &ok.replace("\"dtype\": \"f32\"", "\"dtype\": \"bf8\""),
             "unknown variant",
         ),
         (

@@ -57,8 +57,8 @@ class Config:
             v = getattr(self, name)
             if not isinstance(v, int) or not 1 <= v <= 4096:
                 raise ValueError(f"{name} = {v!r} must be an integer in 1..=4096")
-        if self.dtype not in ("f32", "f16"):
-            raise ValueError(f"dtype {self.dtype!r}: the kernels store f32 or f16 (bf16 files are widened at load)")
+        if self.dtype not in ("f32", "f16", "bf16"):
+            raise ValueError(f"dtype {self.dtype!r}: the kernels store f32, f16 or bf16")
         if self.position_weights is not None:
             w = self.position_weights
             if len(w) != self.max_len or any(not abs(float(v)) <= MAX_POSITION_WEIGHT for v in w):

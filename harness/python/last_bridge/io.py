@@ -3,8 +3,10 @@
 Tensor names are those `last` loads (`generator.w1.weight`, ...,
 `evaluator.pos`), PyTorch `Linear` layouts (`out x in`). Files may hold
 F32, F16 or BF16 tensors; `last` widens each to f32 once at load and then
-stores it as the config's `dtype` says (f32, or f16 for the kernels' f16
-path).
+stores it as the config's `dtype` says (f32; f16 for the kernels' f16
+path; bf16, whose per-candidate products `last` runs on its bf16 kernels,
+so its parallel lists can differ from this package's f32 reference where
+rounding reorders near-tied scores).
 """
 
 from __future__ import annotations
