@@ -21,6 +21,11 @@ for r in $(seq "$RUNS"); do
   for v in parallel-gaussian-w2-16 parallel-table-w2-16 parallel-lowrank1-keys-16; do
     "$BIN" bench --variant "$v" --requests "$REQ" --threads 2 --json >> "$OUT"
   done
+  # bf16 models (bf16 per-candidate products; the scalar reference where
+  # the CPU has neither AMX nor AVX512-BF16, far slower).
+  for v in parallel-gaussian-w2-16 parallel-table-w2-16 parallel-gaussian-keys-16; do
+    "$BIN" bench --variant "$v" --requests "$REQ" --dtype bf16 --json >> "$OUT"
+  done
   "$BIN" bench --scenario small --variant exhaustive --requests 100 --json >> "$OUT"
 done
 python3 - "$OUT" <<'PY'
@@ -28,11 +33,11 @@ import json, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     d = json.loads(line)
-    rows.setdefault((d["variant"], d["scenario"], d["threads"]), []).append(d)
-for (v, sc, t), ds in rows.items():
+    rows.setdefault((d["variant"], d["scenario"], d["threads"], d["precision"]), []).append(d)
+for (v, sc, t, prec), ds in rows.items():
     med = lambda k: statistics.median(d[k] for d in ds)
     print(json.dumps({
-        "variant": v, "scenario": sc, "threads": t, "runs": len(ds),
+        "variant": v, "scenario": sc, "threads": t, "precision": prec, "runs": len(ds),
         "p50_us": round(med("p50_us")), "p50_min": round(min(d["p50_us"] for d in ds)),
         "p50_max": round(max(d["p50_us"] for d in ds)),
         "p90_us": round(med("p90_us")), "p99_us": round(med("p99_us")),
