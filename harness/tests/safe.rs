@@ -193,6 +193,39 @@ fn budget_zero_serves_the_baseline() {
     assert!(r.budget_exhausted);
 }
 
+/// `margin=inf` never replaces the baseline: it is served without a search
+/// (one list scored), the name round-trips, and −∞ or NaN margins are
+/// still refused.
+#[test]
+fn an_infinite_margin_serves_the_baseline_without_searching() {
+    let m = Model::random(cfg(), 7, Backend::detect())
+        .unwrap()
+        .with_random_ensemble(3, 1)
+        .unwrap();
+    let v = safe(NoiseSpec::Rademacher, Target::W2, 1.0, f32::INFINITY);
+    assert_eq!(v.to_string(), "safe-rademacher-w2-12:sigma=0.5,margin=inf");
+    assert_eq!(v.to_string().parse::<Variant>().unwrap(), v);
+    let mut s = Scratch::default();
+    for seed in 0..20 {
+        let f = Features::random(&m.cfg, 20, seed);
+        let r = m.serve(&request(&f, seed, v), &mut s, None).unwrap();
+        let b = m
+            .serve(&request(&f, seed, Variant::Baseline), &mut s, None)
+            .unwrap();
+        assert_eq!((r.list.clone(), r.winner, r.candidates), (b.list, 0, 1));
+        assert_eq!(r.list, r.baseline_list);
+    }
+    let f = Features::random(&m.cfg, 20, 1);
+    for margin in [f32::NEG_INFINITY, f32::NAN] {
+        let bad = safe(NoiseSpec::Rademacher, Target::W2, 1.0, margin);
+        let e = m.serve(&request(&f, 1, bad), &mut s, None).unwrap_err();
+        assert!(matches!(e, ServeError::BadKnob(_)), "{e}");
+    }
+    assert!("safe-rademacher-w2-16:margin=-inf"
+        .parse::<Variant>()
+        .is_err());
+}
+
 #[test]
 fn bad_knobs_and_members_are_typed_errors() {
     let m = Model::random(cfg(), 8, Backend::detect())

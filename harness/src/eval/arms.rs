@@ -206,14 +206,16 @@ pub struct Tuning {
     /// The variant (the generator alone included) with the highest mean
     /// validation reward at those knobs.
     pub best: Variant,
-    /// The safe variant: noise, σ (from `sigmas`), λ and margin whose 95 %
+    /// The safe variant: noise, σ (from `sigmas`), λ and margin whose
     /// validation interval of the gain over the generator (bootstrap over
-    /// queries: the requests of one query resampled together) has the
-    /// highest lower end, the pessimistic estimate of what it gains (ties:
-    /// the higher mean gain).
+    /// queries: the requests of one query resampled together; Bonferroni
+    /// level `1 − 0.05/settings`) has the highest lower end, the
+    /// pessimistic estimate of what it gains (ties: the higher mean gain).
+    /// The first setting never replaces the baseline (`margin=inf`, lower
+    /// end 0): it is chosen where no other lower end is above zero.
     pub safe: Variant,
     /// Every safe setting tried: name, mean validation gain, lower end of
-    /// its 95 % interval over queries.
+    /// its Bonferroni interval over queries.
     pub safe_grid: Vec<(String, f64, f64)>,
 }
 
@@ -293,9 +295,19 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
         }
         offer(r, v);
     }
-    // Safe: the highest lower end, then the highest mean gain.
-    let mut safe: Option<(f64, f64, Variant)> = None;
-    let mut safe_grid = Vec::new();
+    // Safe: the highest lower end, then the highest mean gain. The lower
+    // ends are of Bonferroni intervals (level 1 − 0.05/settings): the
+    // winner of many noisy comparisons looks better than it is, and this
+    // keeps the chance that any setting's interval misses its true gain at
+    // 5 %. "Never replace the baseline" (margin +∞, gain 0, interval
+    // [0, 0]) is a setting too, tried first: where no setting's lower end
+    // is above zero (a tie at zero keeps it), the safe variant serves the
+    // generator's list.
+    let settings = sigmas.len() * o.lambda_grid.len() * o.margin_grid.len() + 1;
+    let level = 1.0 - 0.05 / settings as f64;
+    let off = safe_of(sigmas[1], l0, f32::INFINITY);
+    let mut safe: Option<(f64, f64, Variant)> = Some((0.0, 0.0, off));
+    let mut safe_grid = vec![(off.name(), 0.0, 0.0)];
     for &t in &sigmas {
         for &lambda in &o.lambda_grid {
             for &margin in &o.margin_grid {
@@ -307,12 +319,12 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
                     &diffs,
                     &groups,
                     o.bootstrap,
-                    0.95,
+                    level,
                     o.seed ^ 0x5afe,
                 )
                 .map_or(0.0, |i| i.low);
                 safe_grid.push((v.name(), gain, low));
-                if safe.is_none_or(|(l, g, _)| low > l || (low == l && gain > g)) {
+                if safe.is_none_or(|(l, g, _)| replaces((low, gain), (l, g))) {
                     safe = Some((low, gain, v));
                 }
                 offer(mean(&gt), v);
@@ -327,4 +339,28 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
         safe,
         safe_grid,
     })
+}
+
+/// Whether a safe setting with validation `(lower end, mean gain)` replaces
+/// the current choice `best`: a higher lower end, or the same positive
+/// lower end and a higher gain. A tie at zero keeps the earlier setting
+/// (the first is "never replace the baseline", lower end exactly 0).
+fn replaces((low, gain): (f64, f64), best: (f64, f64)) -> bool {
+    low > best.0 || (low == best.0 && low > 0.0 && gain > best.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replaces;
+
+    #[test]
+    fn a_safe_setting_needs_a_positive_lower_end_to_beat_never_replacing() {
+        let off = (0.0, 0.0);
+        assert!(!replaces((0.0, 0.5), off), "a zero lower end cannot show a gain");
+        assert!(!replaces((-0.01, 1.0), off), "a high mean with a negative lower end");
+        assert!(replaces((1e-6, 0.1), off));
+        assert!(replaces((0.2, 0.3), (0.2, 0.1)), "equal positive lower ends: the higher gain");
+        assert!(!replaces((0.2, 0.1), (0.2, 0.3)));
+        assert!(replaces((0.3, 0.0), (0.2, 0.9)), "the lower end comes first");
+    }
 }

@@ -144,12 +144,14 @@ impl Model {
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<Response, ServeError> {
         let n = self.validate(req)?;
-        // The safe variant runs its search, then selects pessimistically.
-        let pessimism = req.variant.pessimism();
-        let search = Request {
-            variant: req.variant.search(),
-            ..*req
+        // The safe variant runs its search, then selects pessimistically;
+        // with a margin of +∞ no candidate can replace the baseline, so it
+        // is served without a search.
+        let (variant, pessimism) = match req.variant.pessimism() {
+            Some((_, margin)) if margin == f32::INFINITY => (Variant::Baseline, None),
+            p => (req.variant.search(), p),
         };
+        let search = Request { variant, ..*req };
         let req = &search;
         // With further members, the search stops at 3/4 of the time left
         // so the ensemble pass fits in the budget (see `pessimism`).

@@ -102,7 +102,9 @@ impl Model {
             }
             Variant::Safe { lambda, margin, .. } => {
                 real("lambda", lambda, MAX_SCALE)?;
-                real("margin", margin, MAX_SCALE)?;
+                if margin != f32::INFINITY {
+                    real("margin", margin, MAX_SCALE)?;
+                }
                 self.validate_knobs(variant.search(), n, len)?;
             }
             Variant::Exhaustive => {

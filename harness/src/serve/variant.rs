@@ -110,7 +110,10 @@ pub enum Variant {
         target: Target,
         /// Weight λ of the members' spread in the bound.
         lambda: f32,
-        /// Least bound (in evaluator score) that replaces the baseline.
+        /// Least bound (in evaluator score) that replaces the baseline;
+        /// `+∞` (`margin=inf`) never replaces it, and the request serves the
+        /// baseline without searching (what tuning chooses where no setting
+        /// shows a gain on validation).
         margin: f32,
     },
 }
@@ -475,7 +478,11 @@ impl std::str::FromStr for Variant {
                     noise: noise.parse()?,
                     target: target.parse()?,
                     lambda: real("lambda", raw("lambda"), l0)?,
-                    margin: real("margin", raw("margin"), m0)?,
+                    // `margin=inf`: never replace the baseline.
+                    margin: match raw("margin") {
+                        Some("inf") => f32::INFINITY,
+                        v => real("margin", v, m0)?,
+                    },
                 }
             }
             ["serial", r, p] if r.starts_with('r') && p.starts_with('p') => {
