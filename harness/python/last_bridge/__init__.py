@@ -3,8 +3,9 @@
 * `Config`: the model config (`config.json`).
 * `save` / `load`: a model folder `last` serves (`model.safetensors` with the
   tensor names `last` loads, f32 / f16 / bf16, and `config.json`).
-* `Reference`: a numpy reference of the baseline list, the evaluator score and
-  the parallel LAST request, for parity with `last` (no torch needed).
+* `Reference`: a numpy reference of the baseline list, the evaluator score,
+  the parallel LAST request and the safe variant's pessimistic choice over
+  an evaluator ensemble, for parity with `last` (no torch needed).
 * `last_bridge.torch_model` (needs torch): `Generator`, `Evaluator` and
   `LastModel` as `nn.Module`s whose `state_dict()` keys are the tensor names,
   with batched forward passes for training and a PyTorch reference of the

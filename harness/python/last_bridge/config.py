@@ -11,6 +11,27 @@ from typing import List, Optional
 MAX_POSITION_WEIGHT = 1e6
 
 
+#: Largest evaluator ensemble (the evaluator included) `last` loads.
+MAX_MEMBERS = 16
+
+
+def member_prefix(i: int) -> str:
+    """Tensor-name prefix of ensemble member `i`: `evaluator`, then
+    `ensemble.0`, `ensemble.1`, ..."""
+    return "evaluator" if i == 0 else f"ensemble.{i - 1}"
+
+
+def members_of(names) -> int:
+    """Ensemble size of a set of tensor names, as `last` counts it: 1 plus
+    the members `ensemble.{i}.l1.weight` present in sequence from 0 (a
+    member out of sequence is then an extra tensor)."""
+    names = set(names)
+    m = 1
+    while m < MAX_MEMBERS and f"ensemble.{m - 1}.l1.weight" in names:
+        m += 1
+    return m
+
+
 @dataclass
 class Config:
     """Sizes and serving limits of a generator/evaluator pair.
@@ -64,25 +85,36 @@ class Config:
             if len(w) != self.max_len or any(not abs(float(v)) <= MAX_POSITION_WEIGHT for v in w):
                 raise ValueError(f"position_weights must hold max_len finite values of magnitude <= {MAX_POSITION_WEIGHT:g}")
 
-    def shapes(self) -> dict:
-        """Every tensor `last` loads, by name, with its shape (PyTorch layouts)."""
+    def shapes(self, members: int = 1) -> dict:
+        """Every tensor `last` loads, by name, with its shape (PyTorch
+        layouts), for an evaluator ensemble of `members` (the evaluator,
+        then `ensemble.0`, `ensemble.1`, ...: a `ModuleList` named
+        `ensemble`)."""
+        if not 1 <= members <= MAX_MEMBERS:
+            raise ValueError(f"members = {members} must be in 1..={MAX_MEMBERS}")
         h, dx, du = self.hidden, self.d_x, self.d_u
-        out = {}
-        for name, n, k in (
+        layers = [
             ("generator.w1", h, 2 * dx + du),
             ("generator.w2", h, h),
             ("generator.a", h, h),
             ("generator.w0", h, h + du),
             ("generator.b", h, h),
             ("generator.ws", h, 2 * h),
-            ("evaluator.l1", self.eval_h1, self.eval_in),
-            ("evaluator.l2", self.eval_h2, self.eval_h1),
-            ("evaluator.l3", 1, self.eval_h2),
-        ):
+        ]
+        for i in range(members):
+            p = member_prefix(i)
+            layers += [
+                (f"{p}.l1", self.eval_h1, self.eval_in),
+                (f"{p}.l2", self.eval_h2, self.eval_h1),
+                (f"{p}.l3", 1, self.eval_h2),
+            ]
+        out = {}
+        for name, n, k in layers:
             out[f"{name}.weight"] = (n, k)
             out[f"{name}.bias"] = (n,)
         out["generator.v"] = (h,)
-        out["evaluator.pos"] = (self.max_len, self.pos_dim)
+        for i in range(members):
+            out[f"{member_prefix(i)}.pos"] = (self.max_len, self.pos_dim)
         return out
 
     def to_json(self) -> str:

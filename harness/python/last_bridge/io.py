@@ -19,7 +19,7 @@ from typing import Dict, Mapping, Optional, Union
 import numpy as np
 import safetensors
 
-from .config import Config
+from .config import Config, members_of
 
 _DTYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16"}
 
@@ -59,7 +59,8 @@ def save(source, cfg: Config, folder: Union[str, Path], dtype: Optional[str] = N
     """Writes `folder/model.safetensors` and `folder/config.json`.
 
     `source`: a `LastModel`, a `state_dict`, or a mapping of arrays with the
-    names of `Config.shapes()`. `dtype`: the tensors' type in the file,
+    names of `Config.shapes(members)`, where `members` counts the evaluator
+    and the `ensemble.{i}` members present (`config.members_of`). `dtype`: the tensors' type in the file,
     "f32", "f16" or "bf16" (default: the config's storage dtype). Every
     tensor is checked for presence, shape and finiteness first, so a folder
     `last` would refuse is never written.
@@ -69,7 +70,7 @@ def save(source, cfg: Config, folder: Union[str, Path], dtype: Optional[str] = N
     if dtype not in _DTYPES:
         raise ValueError(f"dtype {dtype!r}: f32, f16 or bf16")
     tensors = state_of(source)
-    shapes = cfg.shapes()
+    shapes = cfg.shapes(members_of(tensors))
     missing, extra = set(shapes) - set(tensors), set(tensors) - set(shapes)
     if missing or extra:
         raise ValueError(f"tensors missing {sorted(missing)}, extra {sorted(extra)}")
@@ -126,15 +127,17 @@ def load(folder: Union[str, Path]) -> "tuple[Dict[str, np.ndarray], Config]":
     return out, cfg
 
 
-def random_params(cfg: Config, seed: int = 0, scale: float = 1.0) -> Mapping[str, np.ndarray]:
-    """Random weights of `cfg`'s shapes (uniform, PyTorch `Linear`'s
-    default range `1/sqrt(fan_in)` times `scale`), for tests and examples."""
+def random_params(cfg: Config, seed: int = 0, scale: float = 1.0, members: int = 1) -> Mapping[str, np.ndarray]:
+    """Random weights of `cfg`'s shapes with an evaluator ensemble of
+    `members` (uniform, PyTorch `Linear`'s default range `1/sqrt(fan_in)`
+    times `scale`), for tests and examples."""
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in cfg.shapes().items():
+    shapes = cfg.shapes(members)
+    for name, shape in shapes.items():
         fan_in = shape[1] if len(shape) == 2 else shape[0]
         if name.endswith(".bias"):
-            fan_in = cfg.shapes()[name[: -len("bias")] + "weight"][1]
+            fan_in = shapes[name[: -len("bias")] + "weight"][1]
         bound = scale / np.sqrt(fan_in)
         out[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
     return out

@@ -1,5 +1,6 @@
 """A numpy reference of what `last` serves: the generator's greedy list,
-the evaluator's list score, and the parallel LAST request.
+the evaluator's list score, the parallel LAST request, and the safe
+variant's pessimistic selection over an evaluator ensemble.
 
 Everything is computed in float64 from the weights exactly as `last` holds
 them (f32, or rounded to f16 when the config stores f16), with the same
@@ -27,11 +28,13 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .config import Config
+from .config import Config, member_prefix, members_of
 from .rng import noise
 
 #: sigma of a parallel candidate unless the variant name says otherwise.
 DEFAULT_SIGMA = 0.05
+#: lambda and margin of a safe variant unless the name says otherwise.
+SAFE_DEFAULTS = (1.0, 0.0)
 
 
 def _relu(x):
@@ -77,6 +80,55 @@ class ParallelVariant:
 
 
 @dataclass
+class SafeVariant:
+    """`safe-NOISE-TARGET-K[:sigma=S,lambda=L,margin=M]`: parallel LAST's
+    search, then pessimistic selection over the evaluator ensemble
+    (`margin=inf` never replaces the baseline)."""
+
+    search: ParallelVariant
+    lam: float = SAFE_DEFAULTS[0]
+    margin: float = SAFE_DEFAULTS[1]
+
+    @staticmethod
+    def parse(name: str) -> "SafeVariant":
+        head, _, knobs = name.partition(":")
+        if not head.startswith("safe-"):
+            raise ValueError(f"{name!r} is not a safe variant (safe-NOISE-TARGET-K)")
+        rest, lam, margin = [], SAFE_DEFAULTS[0], SAFE_DEFAULTS[1]
+        for kv in filter(None, knobs.split(",")):
+            key, _, val = kv.partition("=")
+            if key == "lambda":
+                lam = float(val)
+            elif key == "margin":
+                margin = float("inf") if val == "inf" else float(val)
+            else:
+                rest.append(kv)
+        par = "parallel-" + head[len("safe-") :] + (":" + ",".join(rest) if rest else "")
+        return SafeVariant(ParallelVariant.parse(par), lam, margin)
+
+
+def choose(gains: np.ndarray, lam: float, margin: float) -> Tuple[int, float]:
+    """`last`'s pessimistic choice: `gains[i, j]` is member `i`'s gain of
+    kept list `j` over the baseline; the bound is mean − lam·sd over members
+    (sample sd, 0 for one member); the highest bound above `margin` wins,
+    ties keep the earlier list. Returns (index or -1, the smallest gap
+    between a bound and the margin or between the two best bounds)."""
+    members = gains.shape[0]
+    mean = gains.mean(0)
+    sd = gains.std(0, ddof=1) if members > 1 else np.zeros_like(mean)
+    bound = mean - np.float64(lam) * sd
+    pick, gap = -1, float("inf")
+    for j, b in enumerate(bound):
+        gap = min(gap, abs(b - margin))
+        if b > margin and (pick < 0 or b > bound[pick]):
+            pick = j
+    above = np.sort(bound[bound > margin])
+    if above.size >= 2:
+        gap = min(gap, float(above[-1] - above[-2]))
+    return pick, gap
+
+
+@dataclass
 class Decoded:
     """One greedy decode: the list and the smallest gap between the best
     and the second-best untaken pointer score over its steps."""
@@ -98,6 +150,8 @@ class Served:
     candidates: List[Tuple[List[int], float]] = field(default_factory=list)
     #: Smallest greedy margin over every candidate's decode.
     decode_margin: float = float("inf")
+    #: Safe variants: the smallest gap of the pessimistic choice (see `choose`).
+    select_margin: float = float("inf")
 
     def score_margin(self) -> float:
         """Gap between the served score and the best score of a different list
@@ -112,7 +166,9 @@ class Reference:
 
     def __init__(self, params: Dict[str, np.ndarray], cfg: Config):
         cfg.check()
-        shapes = cfg.shapes()
+        #: Evaluators: the evaluator and the `ensemble.{i}` members present.
+        self.members = members_of(params)
+        shapes = cfg.shapes(self.members)
         missing = set(shapes) - set(params)
         extra = set(params) - set(shapes)
         if missing or extra:
@@ -171,22 +227,24 @@ class Reference:
                 s = np.tanh(self._lin("generator.ws", np.concatenate([s, h[pick]])))
         return Decoded(out, margin)
 
-    def clicks(self, user, items, lst: List[int]) -> np.ndarray:
-        """The evaluator's click probability per position of `lst`."""
+    def clicks(self, user, items, lst: List[int], member: int = 0) -> np.ndarray:
+        """Ensemble member `member`'s click probability per position of
+        `lst` (member 0: the evaluator)."""
+        p = member_prefix(member)
         x = np.asarray(items, dtype=np.float64)[lst]
         u = np.asarray(user, dtype=np.float64)
         length = len(lst)
         above = np.zeros_like(x)
         csum = np.cumsum(x, axis=0)
         above[1:] = csum[:-1] / np.arange(1, length)[:, None]
-        z = np.concatenate([x, np.tile(u, (length, 1)), above, self.w["evaluator.pos"][:length]], axis=1)
-        e1 = _relu(self._lin("evaluator.l1", z))
-        e2 = _relu(self._lin("evaluator.l2", e1))
-        return _sigmoid(self._lin("evaluator.l3", e2))[:, 0]
+        z = np.concatenate([x, np.tile(u, (length, 1)), above, self.w[f"{p}.pos"][:length]], axis=1)
+        e1 = _relu(self._lin(f"{p}.l1", z))
+        e2 = _relu(self._lin(f"{p}.l2", e1))
+        return _sigmoid(self._lin(f"{p}.l3", e2))[:, 0]
 
-    def score(self, user, items, lst: List[int]) -> float:
-        """The list score `sum_t w_t c_t`."""
-        c = self.clicks(user, items, lst)
+    def score(self, user, items, lst: List[int], member: int = 0) -> float:
+        """Member `member`'s list score `sum_t w_t c_t`."""
+        c = self.clicks(user, items, lst, member)
         return float(sum(self.cfg.position_weight(t) * c[t] for t in range(len(lst))))
 
     def baseline(self, user, items, length: int) -> Served:
@@ -231,10 +289,39 @@ class Reference:
                 best = Served(d.items, s, c, base.list, base.score)
         return Served(best.list, best.score, best.winner, base.list, base.score, cands, margin)
 
+    def safe(self, user, items, length: int, variant: str, seed: int = 0) -> Served:
+        """The safe variant: parallel LAST's candidates, then every distinct
+        list other than the baseline (in candidate order) is kept, and the
+        one whose ensemble bound is highest and above the margin replaces
+        the baseline (see `choose`); its score is the evaluator's."""
+        sv = SafeVariant.parse(variant)
+        if sv.margin == float("inf"):
+            return self.baseline(user, items, length)
+        par = self.parallel(user, items, length, sv.search.name(), seed)
+        base = par.baseline_list
+        kept: List[Tuple[List[int], float, int]] = []
+        for idx, (lst, s) in enumerate(par.candidates[1:], start=1):
+            if lst != base and all(lst != k[0] for k in kept):
+                kept.append((lst, s, idx))
+        out = Served(base, par.baseline_score, 0, base, par.baseline_score, [], par.decode_margin)
+        if not kept:
+            return out
+        gains = np.array(
+            [[self.score(user, items, k[0], i) - self.score(user, items, base, i) for k in kept] for i in range(self.members)]
+        )
+        j, gap = choose(gains, sv.lam, sv.margin)
+        out.select_margin = gap
+        if j >= 0:
+            out.list, out.score, out.winner = kept[j][0], kept[j][1], kept[j][2]
+        out.candidates = [(out.list, out.score)]
+        return out
+
     def serve(self, user, items, length: int, variant: str = "baseline", seed: int = 0) -> Served:
-        """`baseline` or a parallel variant by name."""
+        """`baseline`, a parallel or a safe variant by name."""
         if variant == "baseline":
             return self.baseline(user, items, length)
+        if variant.startswith("safe-"):
+            return self.safe(user, items, length, variant, seed)
         return self.parallel(user, items, length, variant, seed)
 
 

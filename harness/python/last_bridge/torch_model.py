@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import Config
+from .config import Config, members_of
 from .io import load as load_folder
 from .io import save as save_folder
 from .reference import ParallelVariant, Served
@@ -136,14 +136,19 @@ class Evaluator(nn.Module):
 
 
 class LastModel(nn.Module):
-    """A generator/evaluator pair with the config `last` needs beside it."""
+    """A generator/evaluator pair with the config `last` needs beside it,
+    and `members - 1` further evaluators (`ensemble`, a `ModuleList`: the
+    safe variant's ensemble; its state_dict keys `ensemble.{i}.l1.weight`,
+    ... are the names `last` loads)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, members: int = 1):
         super().__init__()
         cfg.check()
+        cfg.shapes(members)  # checks the ensemble size
         self.cfg = cfg
         self.generator = Generator(cfg)
         self.evaluator = Evaluator(cfg)
+        self.ensemble = nn.ModuleList(Evaluator(cfg) for _ in range(members - 1))
 
     def save(self, folder: Union[str, Path], dtype: Optional[str] = None) -> Path:
         """Writes a folder `last` serves (see `last_bridge.save`)."""
@@ -153,7 +158,7 @@ class LastModel(nn.Module):
     def load(folder: Union[str, Path]) -> "LastModel":
         """Reads a model folder (F16 / BF16 tensors widened to f32)."""
         params, cfg = load_folder(folder)
-        m = LastModel(cfg)
+        m = LastModel(cfg, members_of(params))
         m.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
         return m
 

@@ -127,3 +127,67 @@ def test_binary_and_json_bodies_serve_the_same(tmp_path: Path, last_bin):
             a = server.rank(json_body(u, x, 4, seed=3, variant=variant, budget_us=10**9))
             b = server.rank(binary_body(u, x, 4, seed=3, variant=variant, budget_us=10**9), BINARY_TYPE)
             assert {k: a[k] for k in ("list", "score", "winner", "variant")} == {k: b[k] for k in ("list", "score", "winner", "variant")}
+
+
+def safe_request(rng, cfg: Config):
+    body = random_request(rng, cfg)
+    noise = ["gaussian", "rademacher", "antithetic"][int(rng.integers(3))]
+    target = ["w2", "keys"][int(rng.integers(2))]
+    k = int(rng.integers(2, 25))
+    sigma = float(np.float32(rng.uniform(0.05, 0.8)))
+    lam = [0.0, 0.5, 1.0, 2.0][int(rng.integers(4))]
+    margin = ["0", "0.01", "inf"][int(rng.integers(3))]
+    body["variant"] = f"safe-{noise}-{target}-{k}:sigma={sigma},lambda={lam},margin={margin}"
+    return body
+
+
+def test_safe_variant_over_an_ensemble_through_last_serve(tmp_path: Path, last_bin):
+    """A three-member ensemble written by the bridge (`ensemble.0`,
+    `ensemble.1` beside `evaluator`), served by `last serve` with the safe
+    variant: the same lists, winners and scores as the reference's
+    pessimistic choice, except near-ties (of the decode, or of the bounds)."""
+    cfg = Config(d_x=10, d_u=6, hidden=20, eval_h1=16, eval_h2=12, pos_dim=3, max_len=7, max_candidates=40)
+    params = random_params(cfg, seed=5, scale=2.0, members=3)
+    assert "ensemble.1.l3.bias" in params and "ensemble.2.l1.weight" not in params
+    save(params, cfg, tmp_path / "m")
+    p, c = load(tmp_path / "m")
+    ref = Reference(p, c)
+    assert ref.members == 3
+    rng = np.random.default_rng(21)
+    exact = ties = changed = 0
+    with serving(last_bin, tmp_path / "m") as server:
+        for _ in range(120):
+            body = safe_request(rng, cfg)
+            got = server.rank(body)
+            want = ref.serve(body["user"], body["items"], body["length"], body["variant"], body["seed"])
+            if min(want.decode_margin, want.select_margin) < TIE:
+                ties += 1
+                continue
+            assert got["list"] == want.list, body["variant"]
+            assert got["winner"] == want.winner, body["variant"]
+            assert rel(got["score"], want.score) <= TOL, (body["variant"], got["score"], want.score)
+            exact += 1
+            changed += want.list != want.baseline_list
+    print(f"safe: {exact} exact ({changed} changed the baseline), {ties} near-ties")
+    assert ties <= 12 and changed >= 10, (ties, changed)
+
+
+def test_one_member_safe_is_parallel_and_bad_ensembles_are_refused(tmp_path: Path):
+    cfg = Config(d_x=6, d_u=3, hidden=8, eval_h1=8, eval_h2=4, pos_dim=2, max_len=4, max_candidates=20)
+    ref = Reference(random_params(cfg, seed=2, scale=2.0), cfg)
+    rng = np.random.default_rng(3)
+    for seed in range(30):
+        u, x = rng.normal(size=cfg.d_u), rng.normal(size=(12, cfg.d_x))
+        par = ref.serve(u, x, 4, "parallel-rademacher-w2-9:sigma=0.5", seed)
+        for lam in (0.0, 1.0, 5.0):
+            safe = ref.serve(u, x, 4, f"safe-rademacher-w2-9:sigma=0.5,lambda={lam}", seed)
+            assert (safe.list, safe.winner) == (par.list, par.winner)
+        off = ref.serve(u, x, 4, "safe-rademacher-w2-9:sigma=0.5,margin=inf", seed)
+        assert off.list == par.baseline_list and off.winner == 0
+    # A member out of sequence is an extra tensor, a member missing a tensor is named.
+    p3 = dict(random_params(cfg, seed=2, members=3))
+    p3["ensemble.3.l1.weight"] = p3.pop("ensemble.1.l1.weight")
+    with pytest.raises(ValueError, match="ensemble"):
+        save(p3, cfg, tmp_path / "bad")
+    with pytest.raises(ValueError, match="members"):
+        cfg.shapes(17)

@@ -23,6 +23,18 @@ def test_state_dict_keys_are_the_tensor_names_last_loads():
     m.train()
 
 
+def test_an_ensemble_is_a_module_list_last_loads(tmp_path):
+    m = LastModel(CFG, members=3)
+    assert len(m.ensemble) == 2
+    sd = m.state_dict()
+    assert {k: tuple(v.shape) for k, v in sd.items()} == CFG.shapes(3)
+    m.save(tmp_path)
+    back = LastModel.load(tmp_path)
+    assert len(back.ensemble) == 2
+    assert all(torch.equal(back.state_dict()[k], v) for k, v in sd.items())
+    assert Reference(*load(tmp_path)).members == 3
+
+
 @pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
 def test_save_load_round_trip(tmp_path, dtype):
     torch.manual_seed(0)
