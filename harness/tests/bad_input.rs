@@ -364,3 +364,22 @@ fn empty_splits_get_typed_errors() {
     let e = last::pipeline::load(&last::pipeline::Source::Synthetic(none), 1).unwrap_err();
     assert!(e.contains("validation split is empty"), "{e}");
 }
+
+/// A finite weight that the storage type cannot hold (an f16 above 65504,
+/// a bf16 that rounds past f32::MAX) is refused with a typed error, not
+/// stored as ±∞; in f32 storage both are fine.
+#[test]
+fn weights_out_of_the_storage_range_are_refused() {
+    use last::model::{Dtype, Layer};
+    for (dtype, big) in [(Dtype::F16, 7.0e4f32), (Dtype::Bf16, 3.4e38)] {
+        let w = vec![0.5, big, -0.25, 1.0];
+        match Layer::new(2, 2, w.clone(), vec![0.0; 2], dtype) {
+            Err(ModelError::Tensor { why, .. }) => assert!(why.contains("range"), "{why}"),
+            other => panic!("{dtype:?}: {other:?}"),
+        }
+        assert!(Layer::new(2, 2, w, vec![0.0; 2], Dtype::F32).is_ok());
+    }
+    // Views of bf16 storage with k = 0 are an answer, not a panic.
+    let _ = last_kernels::bf16::PackedBf16::from_packed(&[], 3, 0);
+    let _ = last_kernels::bf16::ActsBf16::from_rounded(&[], 3, 0);
+}

@@ -193,6 +193,9 @@ pub(super) fn max_n(split: &[Instance]) -> usize {
     split.iter().map(|i| i.n).max().unwrap_or(0)
 }
 
+/// Most bootstrap resamples of one safe setting's validation interval.
+const MAX_SAFE_RESAMPLES: usize = 200_000;
+
 /// A noise kind, its target and the σ chosen for it.
 pub type Tuned = (NoiseSpec, Target, f32);
 
@@ -209,13 +212,14 @@ pub struct Tuning {
     /// The safe variant: noise, σ (from `sigmas`), λ and margin whose
     /// validation interval of the gain over the generator (bootstrap over
     /// queries: the requests of one query resampled together; Bonferroni
-    /// level `1 − 0.05/settings`) has the highest lower end, the
+    /// level `1 − 0.05/comparisons`, the σ grid counted) has the highest lower end, the
     /// pessimistic estimate of what it gains (ties: the higher mean gain).
     /// The first setting never replaces the baseline (`margin=inf`, lower
     /// end 0): it is chosen where no other lower end is above zero.
     pub safe: Variant,
     /// Every safe setting tried: name, mean validation gain, lower end of
-    /// its Bonferroni interval over queries.
+    /// its Bonferroni interval over queries (NaN where the mean could not
+    /// beat the best lower end, so the interval was not computed).
     pub safe_grid: Vec<(String, f64, f64)>,
 }
 
@@ -240,7 +244,8 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
         let s = o.sigma_grid.first().copied().unwrap_or(0.05);
         let sc = o.scale_grid.first().copied().unwrap_or(0.01);
         let sigmas: Vec<Tuned> = NOISES.iter().map(|&(n, t)| (n, t, s)).collect();
-        let safe = safe_of(sigmas[1], l0, m0);
+        // No evidence of a gain: never replace the baseline.
+        let safe = safe_of(sigmas[1], l0, f32::INFINITY);
         return Ok(Tuning {
             sigmas,
             scale: sc,
@@ -296,15 +301,21 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
         offer(r, v);
     }
     // Safe: the highest lower end, then the highest mean gain. The lower
-    // ends are of Bonferroni intervals (level 1 − 0.05/settings): the
+    // ends are of Bonferroni intervals (level 1 − 0.05/comparisons): the
     // winner of many noisy comparisons looks better than it is, and this
     // keeps the chance that any setting's interval misses its true gain at
     // 5 %. "Never replace the baseline" (margin +∞, gain 0, interval
     // [0, 0]) is a setting too, tried first: where no setting's lower end
     // is above zero (a tie at zero keeps it), the safe variant serves the
     // generator's list.
-    let settings = sigmas.len() * o.lambda_grid.len() * o.margin_grid.len() + 1;
+    // Each noise's σ was itself the best of the σ grid on these requests,
+    // so the σ grid counts as comparisons too.
+    let settings =
+        sigmas.len() * o.sigma_grid.len().max(1) * o.lambda_grid.len() * o.margin_grid.len() + 1;
     let level = 1.0 - 0.05 / settings as f64;
+    // Enough resamples that the tail quantile is not just the extreme one.
+    let tail = (1.0 - level) / 2.0;
+    let resamples = ((5.0 / tail).ceil() as usize).clamp(o.bootstrap, MAX_SAFE_RESAMPLES);
     let off = safe_of(sigmas[1], l0, f32::INFINITY);
     let mut safe: Option<(f64, f64, Variant)> = Some((0.0, 0.0, off));
     let mut safe_grid = vec![(off.name(), 0.0, 0.0)];
@@ -315,14 +326,22 @@ pub fn tune(m: &Model, data: &Dataset, o: &EvalOptions) -> Result<Tuning, EvalEr
                 let gt = run(v)?.gt;
                 let diffs: Vec<f64> = gt.iter().zip(&base_gt).map(|(a, b)| a - b).collect();
                 let gain = mean(&diffs);
-                let low = metrics::bootstrap_group_mean_ci(
-                    &diffs,
-                    &groups,
-                    o.bootstrap,
-                    level,
-                    o.seed ^ 0x5afe,
-                )
-                .map_or(0.0, |i| i.low);
+                // A lower end is below the mean: a setting whose mean is
+                // not above the best lower end so far cannot replace it,
+                // and its interval is not computed (NaN in the grid).
+                let best_low = safe.map_or(0.0, |s| s.0);
+                let low = if gain > best_low {
+                    metrics::bootstrap_group_mean_ci(
+                        &diffs,
+                        &groups,
+                        resamples,
+                        level,
+                        o.seed ^ 0x5afe,
+                    )
+                    .map_or(0.0, |i| i.low)
+                } else {
+                    f64::NAN
+                };
                 safe_grid.push((v.name(), gain, low));
                 if safe.is_none_or(|(l, g, _)| replaces((low, gain), (l, g))) {
                     safe = Some((low, gain, v));
@@ -356,11 +375,23 @@ mod tests {
     #[test]
     fn a_safe_setting_needs_a_positive_lower_end_to_beat_never_replacing() {
         let off = (0.0, 0.0);
-        assert!(!replaces((0.0, 0.5), off), "a zero lower end cannot show a gain");
-        assert!(!replaces((-0.01, 1.0), off), "a high mean with a negative lower end");
+        assert!(
+            !replaces((0.0, 0.5), off),
+            "a zero lower end cannot show a gain"
+        );
+        assert!(
+            !replaces((-0.01, 1.0), off),
+            "a high mean with a negative lower end"
+        );
         assert!(replaces((1e-6, 0.1), off));
-        assert!(replaces((0.2, 0.3), (0.2, 0.1)), "equal positive lower ends: the higher gain");
+        assert!(
+            replaces((0.2, 0.3), (0.2, 0.1)),
+            "equal positive lower ends: the higher gain"
+        );
         assert!(!replaces((0.2, 0.1), (0.2, 0.3)));
-        assert!(replaces((0.3, 0.0), (0.2, 0.9)), "the lower end comes first");
+        assert!(
+            replaces((0.3, 0.0), (0.2, 0.9)),
+            "the lower end comes first"
+        );
     }
 }

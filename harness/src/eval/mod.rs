@@ -190,7 +190,8 @@ pub struct Report {
     /// to the model folder's `serving.json`).
     pub serving: crate::model::ServingSettings,
     /// The safe variant's validation grid: setting, mean gain in
-    /// expected clicks over the generator, lower end of its Bonferroni interval (see `Tuning::safe`).
+    /// expected clicks over the generator, lower end of its Bonferroni
+    /// interval (see `Tuning::safe`; NaN, `null` in JSON, where not computed).
     pub safe_validation: Vec<(String, f64, f64)>,
     /// Evaluator quality.
     pub evaluator: EvaluatorQuality,

@@ -5,8 +5,11 @@ use last_kernels::Backend;
 use std::path::Path;
 
 impl Model {
-    /// Writes `DIR/model.safetensors` (f32 tensors, or f16 / bf16 when the
-    /// config says so) and `DIR/config.json`.
+    /// Writes `DIR/model.safetensors` and `DIR/config.json`. Layer weights
+    /// are written in the config's storage type (f32, f16 or bf16: the
+    /// values the kernels hold, so exactly); biases, `generator.v` and the
+    /// position embeddings, which every precision keeps in f32, as F32. A
+    /// saved model loads back bit for bit.
     pub fn save(&self, dir: &Path) -> Result<(), ModelError> {
         use safetensors::tensor::TensorView;
         use safetensors::Dtype as St;
@@ -16,42 +19,47 @@ impl Model {
         };
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let dtype = self.cfg.dtype;
-        let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        let mut put = |name: String, shape: Vec<usize>, vals: &[f32]| {
-            let bytes = match dtype {
-                Dtype::F16 => vals
-                    .iter()
-                    .flat_map(|v| half::f16::from_f32(*v).to_bits().to_le_bytes())
-                    .collect(),
-                Dtype::Bf16 => vals
-                    .iter()
-                    .flat_map(|v| last_kernels::bf16::to_bf16(*v).to_le_bytes())
-                    .collect(),
-                Dtype::F32 => vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        let mut owned: Vec<(String, Vec<usize>, St, Vec<u8>)> = Vec::new();
+        let mut put = |name: String, shape: Vec<usize>, vals: &[f32], stored: Dtype| {
+            let (st, bytes) = match stored {
+                Dtype::F16 => (
+                    St::F16,
+                    vals.iter()
+                        .flat_map(|v| half::f16::from_f32(*v).to_bits().to_le_bytes())
+                        .collect(),
+                ),
+                Dtype::Bf16 => (
+                    St::BF16,
+                    vals.iter()
+                        .flat_map(|v| last_kernels::bf16::to_bf16(*v).to_le_bytes())
+                        .collect(),
+                ),
+                Dtype::F32 => (St::F32, vals.iter().flat_map(|v| v.to_le_bytes()).collect()),
             };
-            owned.push((name, shape, bytes));
+            owned.push((name, shape, st, bytes));
         };
         for (name, l) in self.layers() {
-            put(format!("{name}.weight"), vec![l.n, l.k], &l.w);
-            put(format!("{name}.bias"), vec![l.n], &l.b);
+            put(format!("{name}.weight"), vec![l.n, l.k], &l.w, dtype);
+            put(format!("{name}.bias"), vec![l.n], &l.b, Dtype::F32);
         }
-        put("generator.v".into(), vec![self.gen.v.len()], &self.gen.v);
+        put(
+            "generator.v".into(),
+            vec![self.gen.v.len()],
+            &self.gen.v,
+            Dtype::F32,
+        );
         for i in 0..self.members() {
             put(
                 format!("{}.pos", member_prefix(i)),
                 vec![self.cfg.max_len, self.cfg.pos_dim],
                 &self.member(i).pos,
+                Dtype::F32,
             );
         }
-        let dtype = match dtype {
-            Dtype::F32 => St::F32,
-            Dtype::F16 => St::F16,
-            Dtype::Bf16 => St::BF16,
-        };
         let views: Vec<(String, TensorView<'_>)> = owned
             .iter()
-            .map(|(n, s, b)| {
-                TensorView::new(dtype, s.clone(), b)
+            .map(|(n, s, st, b)| {
+                TensorView::new(*st, s.clone(), b)
                     .map(|v| (n.clone(), v))
                     .map_err(|e| ModelError::Format(e.to_string()))
             })

@@ -48,14 +48,20 @@ impl Layer {
                 b.len()
             )));
         }
-        if w.iter().chain(&b).any(|v| !v.is_finite()) {
-            return Err(bad("non-finite value".into()));
+        // The master copy holds exactly what the kernels compute with; a
+        // value the storage type cannot hold (an f16 above 65504, a bf16
+        // near f32::MAX) is refused, not stored as ±∞.
+        match dtype {
+            Dtype::F32 => {}
+            Dtype::F16 => w
+                .iter_mut()
+                .for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            Dtype::Bf16 => w
+                .iter_mut()
+                .for_each(|v| *v = bf16::from_bf16(bf16::to_bf16(*v))),
         }
-        if dtype == Dtype::Bf16 {
-            // The master copy holds exactly what the kernels compute with.
-            for v in &mut w {
-                *v = bf16::from_bf16(bf16::to_bf16(*v));
-            }
+        if w.iter().chain(&b).any(|v| !v.is_finite()) {
+            return Err(bad(format!("non-finite value (or out of {dtype:?} range)")));
         }
         let packed = match dtype {
             Dtype::F32 | Dtype::Bf16 => {
@@ -85,12 +91,6 @@ impl Layer {
             bf16,
             rms: 0.0,
         };
-        if dtype == Dtype::F16 {
-            // The master copy holds exactly what the kernels compute with.
-            for v in &mut l.w {
-                *v = half::f16::from_f32(*v).to_f32();
-            }
-        }
         let ss: f64 = l.w.iter().map(|v| (*v as f64) * (*v as f64)).sum();
         l.rms = (ss / l.w.len() as f64).sqrt() as f32;
         Ok(l)

@@ -16,20 +16,27 @@ use crate::model::Layer;
 use crate::serve::ServeError;
 use last_kernels::bf16::{self, Bf16Backend, Perturbation};
 use last_kernels::perturb::perturbed_scratch_len;
+use last_kernels::pack::Block16;
 use last_kernels::{Activation, Backend, MatMut, MatRef};
 
-/// Scratch of the bf16 candidate products.
+/// `len` u16 of 64-byte aligned scratch.
+fn grow16(v: &mut Vec<Block16>, len: usize) -> &mut [u16] {
+    &mut last_kernels::pack::as_u16_mut(grow(v, len.div_ceil(32)))[..len]
+}
+
+/// Scratch of the bf16 candidate products, 64-byte aligned (one
+/// pair-panel or activation row per cache line).
 #[derive(Debug, Default, Clone)]
 pub(super) struct Bf16Bufs {
     /// The chunk's shared input (`e1` or `h0`: a chunk perturbs one
     /// target), rounded once per chunk.
-    shared: Vec<u16>,
+    shared: Vec<Block16>,
     /// Whether `shared` holds the current chunk's rounding.
     shared_ready: bool,
     /// A candidate's own input (its `h_j`), rounded.
-    x: Vec<u16>,
+    x: Vec<Block16>,
     /// A candidate's perturbed weights.
-    w: Vec<u16>,
+    w: Vec<Block16>,
     /// f32 panel scratch of the perturbation.
     panel: Vec<f32>,
 }
@@ -69,21 +76,22 @@ impl Bf16Bufs {
             Input::Shared(x) => {
                 let len = bf16::acts_len(x.rows(), x.cols());
                 if !self.shared_ready {
-                    bb.round(x, grow(&mut self.shared, len))?;
+                    bb.round(x, grow16(&mut self.shared, len))?;
                     self.shared_ready = true;
                 }
-                bf16::ActsBf16::from_rounded(&self.shared[..len], x.rows(), x.cols())?
+                let rounded: &[u16] = bytemuck::cast_slice(&self.shared);
+                bf16::ActsBf16::from_rounded(&rounded[..len], x.rows(), x.cols())?
             }
             Input::Own(x) => {
                 let len = bf16::acts_len(x.rows(), x.cols());
-                bb.round(x, grow(&mut self.x, len))?
+                bb.round(x, grow16(&mut self.x, len))?
             }
         };
         let (n, k) = (layer.n, layer.k);
         let w = match noise {
             Some((p, sigma)) => {
                 let panel = grow(&mut self.panel, perturbed_scratch_len(k));
-                let out = grow(&mut self.w, bf16::packed_len_bf16(n, k));
+                let out = grow16(&mut self.w, bf16::packed_len_bf16(n, k));
                 bb.perturb(be, layer.packed(), p, sigma, panel, out)?
             }
             None => plain,

@@ -110,11 +110,16 @@ impl<'a> PackedBf16<'a> {
     /// Views storage filled by [`pack_bf16`], [`pack_bf16_bits`] or
     /// [`crate::bf16::Bf16Backend::perturb`] (exactly
     /// [`packed_len_bf16`]`(n, k)` elements). The padding of `k` is checked
-    /// to be zero (it enters every sum); padded columns are never stored.
+    /// to be zero (it enters every sum); padded columns only reach outputs
+    /// that are never written. Subnormal bf16 values (which the packers
+    /// flush) are read as zero on every path.
     pub fn from_packed(data: &'a [u16], n: usize, k: usize) -> Result<Self, KernelError> {
         let len = check_shape("weight shape", n, k)?;
         crate::error::same("packed buffer length", len, data.len())?;
         let kp = padded_k(k);
+        if kp == 0 {
+            return Ok(PackedBf16 { data, n, k });
+        }
         for panel in data.chunks_exact(RB * kp) {
             // Pairs from k/2 on hold at least one padded value.
             for (q, row) in panel.chunks_exact(32).enumerate().skip(k / 2) {
@@ -204,7 +209,8 @@ impl<'a> ActsBf16<'a> {
     /// Views a buffer that [`crate::bf16::Bf16Backend::round`] filled for an
     /// `m × k` input (exactly [`acts_len`]`(m, k)` elements), e.g. to reuse
     /// one rounding across several products. The padding (rows ≥ m, k ≥ the
-    /// true k) is checked to be zero: it enters every sum.
+    /// true k) is checked to be zero: it enters every sum. Subnormal values
+    /// are read as zero on every path.
     pub fn from_rounded(data: &'a [u16], m: usize, k: usize) -> Result<Self, KernelError> {
         let len = check_shape("activation shape", m, k)?;
         crate::error::same("activation buffer length", len, data.len())?;

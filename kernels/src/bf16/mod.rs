@@ -168,6 +168,18 @@ impl Bf16Backend {
     }
 }
 
+/// A subnormal input read as zero, as `vdpbf16ps` and AMX read it (the
+/// packers and [`Bf16Backend::round`] never write one; a caller's buffer
+/// viewed through `from_packed` / `from_rounded` might).
+#[inline]
+fn daz(v: f32) -> f32 {
+    if v.is_subnormal() {
+        0.0
+    } else {
+        v
+    }
+}
+
 /// The reference: per output, `acc += x·w` over `k` in order (each product
 /// of two bf16 values is exact in f32), then bias and activation.
 fn dense_scalar(
@@ -182,7 +194,7 @@ fn dense_scalar(
         for (j, out) in yr.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for kk in 0..x.cols() {
-                acc += x.get(i, kk) * w.get(j, kk);
+                acc += daz(x.get(i, kk)) * daz(w.get(j, kk));
             }
             if let Some(b) = bias {
                 acc += b[j];
