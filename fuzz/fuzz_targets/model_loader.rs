@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         seed: 1,
         variant: Variant::BestOfK { k: 3 },
         budget: Duration::from_secs(1),
+        compute: last::serve::Compute::Model,
     };
     let r = model
         .serve(&req, &mut Scratch::default(), None)

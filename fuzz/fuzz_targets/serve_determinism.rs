@@ -102,6 +102,7 @@ fuzz_target!(|data: &[u8]| {
             seed: u64::from(c[5]) | u64::from(c[6]) << 8,
             variant: v,
             budget: Duration::MAX,
+            compute: last::serve::Compute::Model,
         };
         let fresh = m.serve(&req, &mut Scratch::default(), None).expect("a valid request");
         let again = m.serve(&req, &mut reused, None).expect("a valid request");

@@ -280,6 +280,7 @@ fuzz_target!(|data: &[u8]| {
         seed,
         variant,
         budget,
+        compute: last::serve::Compute::Model,
     };
     let zero = budget.is_zero();
     // A valid request near the knob limits can be a million candidates

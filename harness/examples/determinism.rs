@@ -96,6 +96,7 @@ fn serve(m: &Model, s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::Thread
         seed: s.seed,
         variant: s.variant,
         budget: Duration::MAX,
+        compute: last::serve::Compute::Model,
     };
     m.serve(&req, scratch, pool).unwrap().decision()
 }

@@ -23,7 +23,7 @@
 
 use last::bench::scenario::{precision_name, Features};
 use last::model::{Config, Dtype, Model};
-use last::serve::{Scratch, Variant};
+use last::serve::{Compute, Request, Scratch, ServeError, Variant};
 use last_kernels::bf16::Bf16Backend;
 use std::time::Duration;
 
@@ -35,7 +35,13 @@ struct Agreement {
 
 /// Serves `requests` standard requests on `a` and `b`; counts equal lists
 /// and the mean relative gap of `judge`'s scores of `b`'s lists below `a`'s.
-fn agreement(a: &Model, b: &Model, judge: &Model, variant: &str, requests: usize) -> Agreement {
+fn agreement(
+    (a, ca): (&Model, Compute),
+    (b, cb): (&Model, Compute),
+    judge: &Model,
+    variant: &str,
+    requests: usize,
+) -> Agreement {
     let cfg = &a.cfg;
     let variant: Variant = variant.parse().unwrap();
     let (mut sa, mut sb) = (Scratch::default(), Scratch::default());
@@ -43,8 +49,20 @@ fn agreement(a: &Model, b: &Model, judge: &Model, variant: &str, requests: usize
     for i in 0..requests {
         let f = Features::random(cfg, 50, 5000 + i as u64);
         let req = f.request(cfg.d_x, 10, i as u64, variant, Duration::from_secs(60));
-        let ra = a.serve(&req, &mut sa, None).unwrap();
-        let rb = b.serve(&req, &mut sb, None).unwrap();
+        let ra = a
+            .serve(&Request { compute: ca, ..req }, &mut sa, None)
+            .unwrap();
+        let rb = b
+            .serve(&Request { compute: cb, ..req }, &mut sb, None)
+            .unwrap();
+        assert_eq!(
+            rb.compute,
+            if b.bf16_path().is_some() && cb != Compute::F32 {
+                Compute::Bf16
+            } else {
+                Compute::F32
+            }
+        );
         if ra.list == rb.list {
             same += 1;
         } else {
@@ -79,14 +97,19 @@ fn bf16_lists_agree_with_f32_lists() {
     };
     assert_eq!(precision_name(&bf16m), format!("bf16/{}", path.name()));
     let pw2 = "parallel-gaussian-w2-16";
-    let stored = agreement(&f32m, &bf16m, &f32m, pw2, requests);
+    let model = Compute::Model;
+    let stored = agreement((&f32m, model), (&bf16m, model), &f32m, pw2, requests);
     // The greedy baseline: no candidate products, so only the weights' rounding.
-    let baseline = agreement(&f32m, &bf16m, &f32m, "baseline", requests);
-    // The same bf16-valued weights with every product in f32.
-    let mut f32_compute = bf16m.clone();
-    f32_compute.cfg.dtype = Dtype::F32;
-    assert!(f32_compute.bf16_path().is_none());
-    let compute = agreement(&f32_compute, &bf16m, &f32_compute, pw2, requests);
+    let baseline = agreement((&f32m, model), (&bf16m, model), &f32m, "baseline", requests);
+    // The same bf16-valued weights with every product in f32 (the request's choice).
+    let f32c = Compute::F32;
+    let compute = agreement(
+        (&bf16m, f32c),
+        (&bf16m, Compute::Bf16),
+        &f32m,
+        pw2,
+        requests,
+    );
     for (what, a) in [
         ("bf16 model vs f32 model", &stored),
         ("baseline lists, bf16 model vs f32 model", &baseline),
@@ -162,4 +185,24 @@ fn bf16_models_round_trip_and_never_change() {
         assert_eq!(r.list.len(), 5);
         assert!(hash(&mp) == before, "{}", path.name());
     }
+}
+
+#[test]
+fn bf16_compute_needs_a_bf16_model() {
+    let cfg = Config::standard();
+    let m = Model::random(cfg.clone(), 7, last::backend_from_env().unwrap()).unwrap();
+    assert!(m.bf16_path().is_none());
+    let f = Features::random(&cfg, 20, 1);
+    let v: Variant = "parallel-gaussian-w2-16".parse().unwrap();
+    let req = f.request(cfg.d_x, 5, 1, v, Duration::from_secs(60));
+    let bad = Request {
+        compute: Compute::Bf16,
+        ..req
+    };
+    match m.serve(&bad, &mut Scratch::default(), None) {
+        Err(ServeError::BadKnob(why)) => assert!(why.contains("bf16"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let r = m.serve(&req, &mut Scratch::default(), None).unwrap();
+    assert_eq!(r.compute, Compute::F32);
 }

@@ -87,6 +87,7 @@ fn serve_all(be: Backend, dtype: Dtype) -> Vec<(Vec<usize>, f32)> {
                 seed: 77,
                 variant,
                 budget: Duration::from_secs(30),
+                compute: last::serve::Compute::Model,
             };
             let r = m.serve(&req, &mut s, None).unwrap();
             (r.list, r.score)

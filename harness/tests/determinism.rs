@@ -151,6 +151,7 @@ fn serve(s: &Spec, scratch: &mut Scratch, pool: Option<&rayon::ThreadPool>) -> R
         seed: s.seed,
         variant: s.variant,
         budget: Duration::MAX,
+        compute: last::serve::Compute::Model,
     };
     m.serve(&req, scratch, pool).unwrap()
 }

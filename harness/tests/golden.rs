@@ -91,6 +91,7 @@ fn last_serves_what_the_reference_serves() {
                     seed: c["seed"].as_u64().unwrap(),
                     variant,
                     budget: Duration::MAX,
+                    compute: last::serve::Compute::Model,
                 };
                 let r = model.serve(&req, &mut scratch, None).unwrap();
                 let at = format!("{name} case {i} ({variant}) on {be:?}");

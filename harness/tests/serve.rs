@@ -511,6 +511,7 @@ fn mk<'a>(items: MatRef<'a>, user: &'a [f32], len: usize, variant: Variant) -> R
         seed: 0,
         variant,
         budget: LONG,
+        compute: last::serve::Compute::Model,
     }
 }
 

@@ -167,6 +167,7 @@ fn lists_equal_model_serve_for_the_same_seed() {
             seed: i as u64,
             variant: name.parse().unwrap(),
             budget: Duration::MAX,
+            compute: last::serve::Compute::Model,
         };
         let want = m.serve(&req, &mut Scratch::default(), None).unwrap();
         let list: Vec<usize> = serde_json::from_value(v["list"].clone()).unwrap();
@@ -432,6 +433,7 @@ fn concurrent_clients_each_get_their_own_list() {
                 seed: r as u64,
                 variant: Variant::BestOfK { k: 8 },
                 budget: Duration::MAX,
+                compute: last::serve::Compute::Model,
             };
             assert_eq!(list, m.serve(&req, &mut scratch, None).unwrap().list);
         }

@@ -87,6 +87,7 @@ impl Features {
             seed,
             variant,
             budget,
+            compute: crate::serve::Compute::Model,
         }
     }
 }

@@ -81,6 +81,7 @@ pub(super) fn run_arm(
                     seed: request_seed(seed, i),
                     variant,
                     budget,
+                    compute: crate::serve::Compute::Model,
                 };
                 let t = Instant::now();
                 let r = m

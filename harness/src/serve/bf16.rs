@@ -15,8 +15,8 @@ use super::grow;
 use crate::model::Layer;
 use crate::serve::ServeError;
 use last_kernels::bf16::{self, Bf16Backend, Perturbation};
-use last_kernels::perturb::perturbed_scratch_len;
 use last_kernels::pack::Block16;
+use last_kernels::perturb::perturbed_scratch_len;
 use last_kernels::{Activation, Backend, MatMut, MatRef};
 
 /// `len` u16 of 64-byte aligned scratch.

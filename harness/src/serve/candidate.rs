@@ -114,7 +114,7 @@ impl Ctx<'_, '_> {
         let (bias, relu) = (Some(g.w2.bias()), Activation::Relu);
         let perturb_w2 = self.target() == Target::W2;
         cb.own_h[j] = true;
-        if let (Some(bb), true) = (self.m.bf16_path(), perturb_w2) {
+        if let (Some(bb), true) = (self.bf16(), perturb_w2) {
             if let Some(noise) = self.full_rank_noise(cand) {
                 let (y, x) = (MatMut::new(out, n, h)?, Input::Shared(e1));
                 cb.bf16.product(be, bb, &g.w2, Some(noise), x, relu, y)?;
@@ -181,7 +181,7 @@ impl Ctx<'_, '_> {
         let (a, bias, id) = (g.a.packed(), Some(g.a.bias()), Activation::Identity);
         let perturb_keys = self.target() == Target::Keys;
         cb.own_k[j] = true;
-        if let (Some(bb), true) = (self.m.bf16_path(), perturb_keys) {
+        if let (Some(bb), true) = (self.bf16(), perturb_keys) {
             if let Some(noise) = self.full_rank_noise(cand) {
                 let y = MatMut::new(&mut cb.keys[j * nh..(j + 1) * nh], n, h)?;
                 cb.bf16
@@ -218,7 +218,7 @@ impl Ctx<'_, '_> {
                 let r = j * nh..(j + 1) * nh;
                 let x = MatRef::new(&cb.h[r.clone()], n, h)?;
                 let y = MatMut::new(&mut cb.keys[r], n, h)?;
-                match self.m.bf16_path() {
+                match self.bf16() {
                     Some(bb) => cb.bf16.product(be, bb, &g.a, None, Input::Own(x), id, y)?,
                     None => g.a.forward(be, x, id, y)?,
                 }

@@ -43,7 +43,7 @@ mod variant;
 
 pub use deadline::Deadline;
 pub use error::ServeError;
-pub use request::{Decision, Request, Response};
+pub use request::{Compute, Decision, Request, Response};
 pub use scratch::Scratch;
 pub use variant::{NoiseSpec, Target, Variant, SAFE_DEFAULTS};
 
@@ -278,6 +278,10 @@ impl Model {
             budget_exhausted: exhausted,
             elapsed: start.elapsed(),
             matrix_flops: scratch.flops,
+            compute: match ctx.bf16() {
+                Some(_) => Compute::Bf16,
+                None => Compute::F32,
+            },
         })
     }
 
@@ -316,6 +320,14 @@ impl Model {
 }
 
 impl Ctx<'_, '_> {
+    /// The bf16 path of the candidate products, `None` for f32 (the
+    /// request's choice, validated against the model).
+    pub(super) fn bf16(&self) -> Option<last_kernels::bf16::Bf16Backend> {
+        match self.req.compute {
+            Compute::F32 => None,
+            Compute::Model | Compute::Bf16 => self.m.bf16_path(),
+        }
+    }
     pub(super) fn be(&self) -> last_kernels::Backend {
         self.m.backend
     }

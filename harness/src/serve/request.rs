@@ -23,6 +23,23 @@ pub struct Request<'a> {
     /// it runs out. 0 serves the baseline; a budget too large to add to the
     /// clock means no deadline.
     pub budget: Duration,
+    /// Which kernels the candidate products run on.
+    pub compute: Compute,
+}
+
+/// The precision of a request's candidate products (the model's storage
+/// type, f32, f16 or bf16, is the model's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compute {
+    /// The model's own: bf16 for a model stored as bf16, f32 otherwise.
+    #[default]
+    Model,
+    /// f32 kernels throughout (on a bf16 model: on its bf16-valued weights).
+    F32,
+    /// The bf16 kernels for the candidates' perturbed and key products
+    /// (a model stored as bf16 only; otherwise a [`super::ServeError::BadKnob`]).
+    Bf16,
 }
 
 /// What the server gets back.
@@ -53,6 +70,10 @@ pub struct Response {
     /// noise draws and copies excluded. Products the loop shares or skips
     /// (shared decoder states, shared evaluator rows) are not counted.
     pub matrix_flops: u64,
+    /// What the candidate products ran on: [`Compute::F32`] or
+    /// [`Compute::Bf16`] (see [`crate::model::Model::bf16_path`] for the
+    /// bf16 path).
+    pub compute: Compute,
 }
 
 /// What a [`Response`] decides, without the time it took: equal for two

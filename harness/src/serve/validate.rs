@@ -9,6 +9,11 @@ impl Model {
         if n == 0 {
             return Err(ServeError::NoCandidates);
         }
+        if req.compute == super::Compute::Bf16 && self.bf16_path().is_none() {
+            return Err(ServeError::BadKnob(
+                "compute bf16 needs a model stored as bf16 (config \"dtype\": \"bf16\")".into(),
+            ));
+        }
         if n > cfg.max_candidates {
             return Err(ServeError::TooManyCandidates {
                 n,

@@ -2,7 +2,7 @@
 //! the model's widths and limits before anything is queued.
 
 use crate::model::Config;
-use crate::serve::{Request, ServeError, Variant};
+use crate::serve::{Compute, Request, ServeError, Variant};
 use last_kernels::MatRef;
 use serde::Deserialize;
 use std::time::Duration;
@@ -27,6 +27,9 @@ struct RankBody {
     /// server's default if absent.
     #[serde(default)]
     budget_us: Option<u64>,
+    /// `"model"` (default), `"f32"` or `"bf16"` (see [`Compute`]).
+    #[serde(default)]
+    compute: Compute,
 }
 
 /// A decoded request, owning its features, ready for a compute worker.
@@ -48,6 +51,8 @@ pub struct RankJob {
     pub variant: Variant,
     /// Budget from arrival.
     pub budget: Duration,
+    /// Precision of the candidate products.
+    pub compute: Compute,
 }
 
 impl RankJob {
@@ -60,6 +65,7 @@ impl RankJob {
             seed: self.seed,
             variant: self.variant,
             budget: self.budget,
+            compute: self.compute,
         })
     }
 }
@@ -106,7 +112,9 @@ pub fn decode(body: &[u8], cfg: &Config, defaults: &Defaults) -> Result<RankJob,
     }
     let items: Vec<f32> = b.items.into_iter().flatten().collect();
     let budget = b.budget_us.map_or(defaults.budget, Duration::from_micros);
-    job(cfg, b.user, items, n, b.length, b.seed, variant, budget)
+    let mut j = job(cfg, b.user, items, n, b.length, b.seed, variant, budget)?;
+    j.compute = b.compute;
+    Ok(j)
 }
 
 /// N against `1..=max_candidates`, then the user width, then a row width
@@ -167,6 +175,7 @@ pub(super) fn job(
         seed,
         variant,
         budget,
+        compute: Compute::Model,
     })
 }
 
@@ -200,6 +209,19 @@ mod tests {
         let j = decode(body(5, 64, 32, extra).as_bytes(), &cfg, &defaults()).unwrap();
         assert_eq!(j.variant, Variant::BestOfK { k: 16 });
         assert_eq!((j.seed, j.budget), (9, Duration::from_micros(250)));
+        assert_eq!(j.compute, Compute::Model);
+        let j = decode(
+            body(5, 64, 32, r#","compute":"f32""#).as_bytes(),
+            &cfg,
+            &defaults(),
+        );
+        assert_eq!(j.unwrap().compute, Compute::F32);
+        let j = decode(
+            body(5, 64, 32, r#","compute":"bf16""#).as_bytes(),
+            &cfg,
+            &defaults(),
+        );
+        assert_eq!(j.unwrap().request().unwrap().compute, Compute::Bf16);
     }
 
     #[test]
@@ -217,6 +239,7 @@ mod tests {
         assert!(malformed(&body(2, 64, 32, r#","colour":1"#)));
         assert!(malformed(r#"{"user":[1],"items":[[1]]}"#));
         assert!(malformed(&body(2, 64, 32, r#","seed":-1"#)));
+        assert!(malformed(&body(2, 64, 32, r#","compute":"fp8""#)));
         let bad_variant = body(2, 64, 32, r#","variant":"best-of-1x""#);
         assert!(matches!(
             decode(bad_variant.as_bytes(), &cfg, &d),

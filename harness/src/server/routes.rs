@@ -153,6 +153,7 @@ pub async fn rank(
                 "variant": variant.name(),
                 "candidates": r.candidates,
                 "budget_exhausted": r.budget_exhausted,
+                "compute": r.compute,
                 "latency_us": latency.as_micros() as u64,
                 "serve_us": r.elapsed.as_micros() as u64,
             }))

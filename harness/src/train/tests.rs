@@ -72,6 +72,7 @@ fn baseline_request(inst: &Instance) -> crate::serve::Request<'_> {
         seed: 1,
         variant: crate::serve::Variant::Baseline,
         budget: std::time::Duration::from_secs(1),
+        compute: crate::serve::Compute::Model,
     }
 }
 
