@@ -435,6 +435,23 @@ unsafe fn tile_of<S: Simd, E: PanelElem, const PACKED: bool, const P: usize>(
     unsafe { shapes!(1 2 3 4 5 6 7 8 9 10 11 12) }
 }
 
+/// The full tile (`S::TILE_ROWS` rows), inlined into the driver: the shape
+/// every row of a long batch runs, so it skips the call of an outlined
+/// shape (one inlined body per driver keeps the compile time of
+/// [`tile_of`]'s reason in check).
+#[inline(always)]
+unsafe fn full_tile<S: Simd, E: PanelElem, const PACKED: bool, const P: usize>(ts: &[Tile<E>; P]) {
+    // SAFETY: as for `tile`, for `S::TILE_ROWS` rows; the match is on a
+    // constant, so one arm survives.
+    unsafe {
+        match S::TILE_ROWS {
+            6 => TileBody::<E, 6, PACKED, P>(ts).simd::<S>(),
+            12 => TileBody::<E, 12, PACKED, P>(ts).simd::<S>(),
+            r => tile_of::<S, E, PACKED, P>(r, ts),
+        }
+    }
+}
+
 /// Runs the tile over every row of `m`, `S::TILE_ROWS` at a time, then the
 /// tail. A remainder shorter than `S::MIN_TAIL_ROWS` after full tiles is
 /// merged with the last full tile and run as two near-equal tiles (AVX2:
@@ -462,7 +479,7 @@ pub(crate) unsafe fn rows<S: Simd, E: PanelElem, const PACKED: bool, const P: us
             r => r,
         };
         for _ in 0..(m - tail) / mr {
-            tile_of::<S, E, PACKED, P>(mr, &ts);
+            full_tile::<S, E, PACKED, P>(&ts);
             step(&mut ts, mr);
         }
         if tail > mr {
