@@ -45,7 +45,7 @@ pub use deadline::Deadline;
 pub use error::ServeError;
 pub use request::{Compute, Decision, Request, Response};
 pub use scratch::Scratch;
-pub use variant::{NoiseSpec, Target, Variant, SAFE_DEFAULTS};
+pub use variant::{NoiseSpec, ParseVariantError, Target, Variant, SAFE_DEFAULTS};
 
 use batch::{Best, Cand, Lead};
 use parallel::low_rank;
