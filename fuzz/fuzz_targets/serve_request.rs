@@ -15,7 +15,8 @@
 //!
 //! Input layout (missing bytes are 0): `[0]` N (byte % 11: above the limit
 //! too), `[1]` L (byte % 5), `[2]` variant, `[3]` flags (bit 0 wrong item
-//! width, bit 1 wrong user width, bits 2–4 budget mode, bit 5 target keys),
+//! width, bit 1 wrong user width, bits 2–4 budget mode, bit 5 target keys,
+//! bit 6 with variant 6: pessimistic best-of-K / gradient / serial),
 //! `[4..12]` seed, then six integer knobs and four real knobs, each a mode
 //! byte (see `count` and `real`; raw 8 or 4 bytes may follow), then
 //! features as f32 (one mode byte, see `feature`).
@@ -23,8 +24,8 @@
 
 use last::model::{Config, Model};
 use last::serve::{
-    NoiseSpec, Request, Scratch, ServeError, Target, Variant, EXHAUSTIVE_MAX_L, EXHAUSTIVE_MAX_N,
-    MAX_K, MAX_RANK, MAX_ROUNDS, MAX_SCALE,
+    NoiseSpec, Request, Scratch, Search, ServeError, Target, Variant, EXHAUSTIVE_MAX_L,
+    EXHAUSTIVE_MAX_N, MAX_K, MAX_RANK, MAX_ROUNDS, MAX_SCALE,
 };
 use last_kernels::{Backend, MatRef};
 use libfuzzer_sys::fuzz_target;
@@ -163,11 +164,20 @@ fn expected(
             k_ok(k)
                 && real(sigma)
                 && real(lambda)
-                && real(margin)
+                && (real(margin) || margin == f32::INFINITY)
                 && match noise {
                     NoiseSpec::LowRank(r) => (1..=MAX_RANK).contains(&r),
                     _ => true,
                 }
+        }
+        Variant::Pessimistic {
+            search,
+            lambda,
+            margin,
+        } => {
+            real(lambda)
+                && (real(margin) || margin == f32::INFINITY)
+                && expected(cfg, n, len, dx, du, feats_ok, search.variant()).is_none()
         }
     };
     if ok {
@@ -242,6 +252,31 @@ fuzz_target!(|data: &[u8]| {
             patience: c3,
         },
         5 => Variant::Exhaustive,
+        6 if flags & 0x40 != 0 => {
+            // Pessimistic selection after best-of-K, gradient or serial.
+            let search = match c4 % 3 {
+                0 => Search::BestOfK { k: c0 },
+                1 => Search::GradientExploration {
+                    ladder: c0,
+                    samples: c1,
+                    scale: r0,
+                    gamma: r1,
+                },
+                _ => Search::Serial {
+                    rounds: c0,
+                    pairs: c1,
+                    sigma: r0,
+                    step: r1,
+                    trust: r3,
+                    patience: c3,
+                },
+            };
+            Variant::Pessimistic {
+                search,
+                lambda: r2,
+                margin: if c5 % 4 == 0 { f32::INFINITY } else { r3 },
+            }
+        }
         _ => Variant::Safe {
             k: c0,
             sigma: r0,
@@ -251,7 +286,6 @@ fuzz_target!(|data: &[u8]| {
             margin: r2,
         },
     };
-    let _ = (c4, c5, r3);
     let dx = cfg.d_x + usize::from(flags & 1);
     let du = cfg.d_u + usize::from(flags & 2 != 0);
     let user: Vec<f32> = (0..du).map(|_| feature(&mut b)).collect();
@@ -334,7 +368,7 @@ fuzz_target!(|data: &[u8]| {
             // The safe variant selects by the ensemble's bound, so member 0
             // alone may score its list below the baseline; the mean gain
             // over the members is positive whenever the list changed.
-            if let Variant::Safe { .. } = variant {
+            if variant.pessimism().is_some() {
                 if r.list != r.baseline_list {
                     let both: Vec<usize> = r.baseline_list.iter().chain(&r.list).copied().collect();
                     let gain: f64 = (0..m.members())

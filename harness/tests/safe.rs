@@ -294,3 +294,94 @@ fn ensembles_survive_save_and_load_and_bad_files_are_named() {
     assert!(e.to_string().contains("extra tensor"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The searches a [`Variant::Pessimistic`] wraps, with the knobs of the
+/// standard set (small K for the test model).
+fn searches() -> Vec<Variant> {
+    vec![
+        Variant::BestOfK { k: 10 },
+        Variant::GradientExploration {
+            ladder: 3,
+            samples: 4,
+            scale: 0.05,
+            gamma: 0.3,
+        },
+        Variant::Serial {
+            rounds: 3,
+            pairs: 2,
+            sigma: 0.3,
+            step: 0.1,
+            trust: 1.0,
+            patience: 3,
+        },
+    ]
+}
+
+fn pessimistic(search: Variant, lambda: f32, margin: f32) -> Variant {
+    Variant::Pessimistic {
+        search: last::serve::Search::of(search).unwrap(),
+        lambda,
+        margin,
+    }
+}
+
+/// Pessimistic selection after best-of-K, gradient exploration and serial
+/// LAST: with one member it serves the search's own list (whatever λ);
+/// with four, every list it serves clears its bound, and `margin=inf`
+/// serves the baseline; the names round-trip and the knobs are checked.
+#[test]
+fn every_multi_candidate_search_takes_pessimistic_selection() {
+    let one = Model::random(cfg(), 3, Backend::detect()).unwrap();
+    let four = Model::random(cfg(), 5, Backend::detect())
+        .unwrap()
+        .with_random_ensemble(4, 77)
+        .unwrap();
+    let mut s = Scratch::default();
+    let mut changed = 0;
+    for search in searches() {
+        for seed in 0..25 {
+            let f = Features::random(&one.cfg, 20, seed);
+            let plain = one.serve(&request(&f, seed, search), &mut s, None).unwrap();
+            for lambda in [0.0, 2.0] {
+                let v = pessimistic(search, lambda, 0.0);
+                let r = one.serve(&request(&f, seed, v), &mut s, None).unwrap();
+                assert_eq!((&r.list, r.winner), (&plain.list, plain.winner), "{v}");
+            }
+            let v = pessimistic(search, 1.0, 0.0);
+            let req = request(&f, seed, v);
+            let r = four.serve(&req, &mut s, None).unwrap();
+            if r.list != r.baseline_list {
+                changed += 1;
+                let (mean, sd) = gain_stats(&four, &req, &r.baseline_list, &r.list);
+                assert!(mean - sd > 0.0, "{v} seed {seed}: bound {}", mean - sd);
+            }
+            let off = pessimistic(search, 1.0, f32::INFINITY);
+            let r = four.serve(&request(&f, seed, off), &mut s, None).unwrap();
+            assert_eq!((r.list.clone(), r.candidates), (r.baseline_list.clone(), 1));
+        }
+    }
+    assert!(changed > 5, "only {changed} requests changed the baseline");
+    for name in [
+        "best-of-16:lambda=1,margin=0",
+        "gradient-l4-s3:lambda=0.5,margin=0.01",
+        "serial-r4-p2:sigma=0.1,lambda=2,margin=inf",
+    ] {
+        let v: Variant = name.parse().unwrap();
+        assert!(matches!(v, Variant::Pessimistic { .. }), "{name}");
+        assert_eq!(v.to_string(), name);
+        assert!(v.pessimism().is_some());
+    }
+    for bad in [
+        "baseline:lambda=1",
+        "exhaustive:margin=0",
+        "parallel-gaussian-w2-16:margin=0",
+        "best-of-16:margin=nan",
+    ] {
+        assert!(bad.parse::<Variant>().is_err(), "{bad} parsed");
+    }
+    // Out-of-range knobs parse and are refused before any work.
+    let f = Features::random(&one.cfg, 20, 1);
+    let bad: Variant = "best-of-10:lambda=-1,margin=0".parse().unwrap();
+    let e = one.serve(&request(&f, 1, bad), &mut s, None).unwrap_err();
+    assert!(matches!(e, ServeError::BadKnob(_)), "{e}");
+}

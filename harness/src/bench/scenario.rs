@@ -142,7 +142,9 @@ pub fn standard_flops(cfg: &Config, n: usize, len: usize, variant: &Variant) -> 
         }
         // The search's count; the ensemble pass depends on how many
         // distinct lists the search found and is counted as it runs.
-        Variant::Safe { .. } => standard_flops(cfg, n, len, &variant.search()),
+        Variant::Safe { .. } | Variant::Pessimistic { .. } => {
+            standard_flops(cfg, n, len, &variant.search())
+        }
     }
 }
 

@@ -45,7 +45,7 @@ pub use deadline::Deadline;
 pub use error::ServeError;
 pub use request::{Compute, Decision, Request, Response};
 pub use scratch::Scratch;
-pub use variant::{NoiseSpec, ParseVariantError, Target, Variant, SAFE_DEFAULTS};
+pub use variant::{NoiseSpec, ParseVariantError, Search, Target, Variant, SAFE_DEFAULTS};
 
 use batch::{Best, Cand, Lead};
 use parallel::low_rank;
@@ -259,7 +259,9 @@ impl Model {
                 candidates += done;
                 exhausted = ex;
             }
-            Variant::Safe { .. } => unreachable!("serves its search"),
+            Variant::Safe { .. } | Variant::Pessimistic { .. } => {
+                unreachable!("serves its search")
+            }
         }
         let exhausted = match pessimism {
             Some((lambda, margin)) => {

@@ -105,7 +105,7 @@ impl Model {
                 real("scale", scale, MAX_SCALE)?;
                 real("gamma", gamma, 1.0)?;
             }
-            Variant::Safe { lambda, margin, .. } => {
+            Variant::Safe { lambda, margin, .. } | Variant::Pessimistic { lambda, margin, .. } => {
                 real("lambda", lambda, MAX_SCALE)?;
                 if margin != f32::INFINITY {
                     real("margin", margin, MAX_SCALE)?;

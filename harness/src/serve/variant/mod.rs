@@ -116,6 +116,114 @@ pub enum Variant {
         /// shows a gain on validation).
         margin: f32,
     },
+    /// Pessimistic selection over the ensemble after any other
+    /// multi-candidate search (best-of-K, gradient exploration, serial
+    /// LAST), by the rule of [`Variant::Safe`]: named as the search with
+    /// `lambda` and `margin` knobs, e.g. `best-of-16:lambda=1,margin=0`.
+    Pessimistic {
+        /// The search whose distinct lists are offered.
+        search: Search,
+        /// Weight λ of the members' spread in the bound.
+        lambda: f32,
+        /// Least bound that replaces the baseline (`+∞`: never).
+        margin: f32,
+    },
+}
+
+/// The search of a [`Variant::Pessimistic`]: a multi-candidate variant
+/// other than parallel LAST (whose pessimistic form is [`Variant::Safe`]),
+/// with the knobs of the variant of the same name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[allow(missing_docs)] // the fields are those of the variants of the same name
+pub enum Search {
+    /// [`Variant::BestOfK`].
+    BestOfK { k: usize },
+    /// [`Variant::GradientExploration`].
+    GradientExploration {
+        ladder: usize,
+        samples: usize,
+        scale: f32,
+        gamma: f32,
+    },
+    /// [`Variant::Serial`].
+    Serial {
+        rounds: usize,
+        pairs: usize,
+        sigma: f32,
+        step: f32,
+        trust: f32,
+        patience: usize,
+    },
+}
+
+impl Search {
+    /// The variant this search runs.
+    pub fn variant(self) -> Variant {
+        match self {
+            Search::BestOfK { k } => Variant::BestOfK { k },
+            Search::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            } => Variant::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            },
+            Search::Serial {
+                rounds,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            } => Variant::Serial {
+                rounds,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            },
+        }
+    }
+
+    /// The search of `v`, if `v` is one of the searches a
+    /// [`Variant::Pessimistic`] can wrap.
+    pub fn of(v: Variant) -> Option<Search> {
+        match v {
+            Variant::BestOfK { k } => Some(Search::BestOfK { k }),
+            Variant::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            } => Some(Search::GradientExploration {
+                ladder,
+                samples,
+                scale,
+                gamma,
+            }),
+            Variant::Serial {
+                rounds,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            } => Some(Search::Serial {
+                rounds,
+                pairs,
+                sigma,
+                step,
+                trust,
+                patience,
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Variant {
@@ -163,9 +271,11 @@ impl Variant {
         }
     }
     /// The search a variant runs: [`Variant::Safe`]'s is its
-    /// [`Variant::Parallel`]; every other variant is its own search.
+    /// [`Variant::Parallel`], [`Variant::Pessimistic`]'s its `search`;
+    /// every other variant is its own search.
     pub fn search(&self) -> Variant {
         match *self {
+            Variant::Pessimistic { search, .. } => search.variant(),
             Variant::Safe {
                 k,
                 sigma,
@@ -182,10 +292,13 @@ impl Variant {
         }
     }
 
-    /// λ and the margin of pessimistic selection, for [`Variant::Safe`].
+    /// λ and the margin of pessimistic selection, for [`Variant::Safe`]
+    /// and [`Variant::Pessimistic`].
     pub fn pessimism(&self) -> Option<(f32, f32)> {
         match *self {
-            Variant::Safe { lambda, margin, .. } => Some((lambda, margin)),
+            Variant::Safe { lambda, margin, .. } | Variant::Pessimistic { lambda, margin, .. } => {
+                Some((lambda, margin))
+            }
             _ => None,
         }
     }

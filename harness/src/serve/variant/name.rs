@@ -156,6 +156,18 @@ impl std::fmt::Display for Variant {
                     ],
                 )
             }
+            // The search's own name, then both knobs of the selection
+            // (always: a pessimistic best-of-16 with the default λ and
+            // margin is not the plain one).
+            Variant::Pessimistic {
+                search,
+                lambda,
+                margin,
+            } => {
+                let head = search.variant().to_string();
+                let sep = if head.contains(':') { ',' } else { ':' };
+                write!(f, "{head}{sep}lambda={lambda},margin={margin}")
+            }
             Variant::GradientExploration {
                 ladder,
                 samples,
@@ -184,7 +196,8 @@ impl std::fmt::Display for Variant {
 /// | baseline | `baseline` | – |
 /// | best-of-K | `best-of-16` | – |
 /// | parallel | `parallel-NOISE-TARGET-K`, e.g. `parallel-gaussian-w2-16`, `parallel-lowrank1-keys-16` | `sigma` (0.05) |
-/// | safe | `safe-NOISE-TARGET-K`, e.g. `safe-rademacher-w2-16` | `sigma` (0.05), `lambda` (1), `margin` (0) |
+/// | safe | `safe-NOISE-TARGET-K`, e.g. `safe-rademacher-w2-16` | `sigma` (0.05), `lambda` (1), `margin` (0; `inf`: never replace) |
+/// | pessimistic best-of-K, gradient, serial | their own name with `lambda` and `margin`, e.g. `best-of-16:lambda=1,margin=0` | theirs, `lambda`, `margin` |
 /// | serial | `serial-rROUNDS-pPAIRS`, e.g. `serial-r8-p2` | `sigma` (0.05), `step` (0.02), `trust` (0.2), `patience` (8) |
 /// | gradient | `gradient-lLADDER-sSAMPLES`, e.g. `gradient-l4-s3` | `scale` (0.01), `gamma` (0.3) |
 /// | exhaustive | `exhaustive` | – |
@@ -229,6 +242,12 @@ impl std::str::FromStr for Variant {
                     Err(_) => Err(err(format!("{s:?}: {key}={value} is not a number"))),
                 }
             };
+        // `margin=inf`: never replace the baseline.
+        let margin_of = |v: Option<&str>, m0: f32| match v {
+            Some("inf") => Ok(f32::INFINITY),
+            v => real("margin", v, m0),
+        };
+        let (l0, m0) = SAFE_DEFAULTS;
         let parts: Vec<&str> = head.split('-').collect();
         let v = match parts.as_slice() {
             ["baseline"] => Variant::Baseline,
@@ -240,21 +259,14 @@ impl std::str::FromStr for Variant {
                 noise: noise.parse()?,
                 target: target.parse()?,
             },
-            ["safe", noise, target, k] => {
-                let (l0, m0) = SAFE_DEFAULTS;
-                Variant::Safe {
-                    k: count(k, "K")?,
-                    sigma: real("sigma", raw("sigma"), DEFAULT_SIGMA)?,
-                    noise: noise.parse()?,
-                    target: target.parse()?,
-                    lambda: real("lambda", raw("lambda"), l0)?,
-                    // `margin=inf`: never replace the baseline.
-                    margin: match raw("margin") {
-                        Some("inf") => f32::INFINITY,
-                        v => real("margin", v, m0)?,
-                    },
-                }
-            }
+            ["safe", noise, target, k] => Variant::Safe {
+                k: count(k, "K")?,
+                sigma: real("sigma", raw("sigma"), DEFAULT_SIGMA)?,
+                noise: noise.parse()?,
+                target: target.parse()?,
+                lambda: real("lambda", raw("lambda"), l0)?,
+                margin: margin_of(raw("margin"), m0)?,
+            },
             ["serial", r, p] if r.starts_with('r') && p.starts_with('p') => {
                 let (s0, st0, t0, p0) = SERIAL_DEFAULTS;
                 let patience = match raw("patience") {
@@ -285,6 +297,24 @@ impl std::str::FromStr for Variant {
                      safe-NOISE-TARGET-K, serial-rR-pP, gradient-lL-sS, exhaustive)"
                 )))
             }
+        };
+        // λ or a margin on another multi-candidate search: pessimistic
+        // selection after it (parallel LAST's pessimistic form is `safe-…`).
+        let v = match (raw("lambda"), raw("margin")) {
+            (None, None) => v,
+            (l, m) => match Search::of(v) {
+                Some(search) => Variant::Pessimistic {
+                    search,
+                    lambda: real("lambda", l, l0)?,
+                    margin: margin_of(m, m0)?,
+                },
+                None => {
+                    return Err(err(format!(
+                        "{s:?}: {head} takes no lambda or margin (best-of-K, gradient and \
+                         serial do; parallel LAST's pessimistic form is safe-NOISE-TARGET-K)"
+                    )))
+                }
+            },
         };
         if let Some((key, _)) = kv.first() {
             return Err(err(format!("{s:?}: {head} has no knob {key:?}")));
