@@ -57,7 +57,8 @@ impl Bf16Bufs {
     }
 
     /// `y = act(x·(W + σE)ᵀ + b)` on the bf16 path `bb` (`noise` `None`:
-    /// `W` itself, from the layer's bf16 copy). `be` draws the noise.
+    /// `W` itself, from the layer's bf16 copy; with noise, `bf16(W + σE)`
+    /// is formed from the layer's f32-packed copy). `be` draws the noise.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn product(
         &mut self,
@@ -69,9 +70,6 @@ impl Bf16Bufs {
         act: Activation,
         y: MatMut<'_>,
     ) -> Result<(), ServeError> {
-        let plain = layer.packed_bf16().ok_or(ServeError::Model(
-            "bf16 config over a layer without bf16 weights",
-        ))?;
         let x = match x {
             Input::Shared(x) => {
                 let len = bf16::acts_len(x.rows(), x.cols());
@@ -94,7 +92,10 @@ impl Bf16Bufs {
                 let out = grow16(&mut self.w, bf16::packed_len_bf16(n, k));
                 bb.perturb(be, layer.packed(), p, sigma, panel, out)?
             }
-            None => plain,
+            // Only the unperturbed product reads the layer's bf16 copy.
+            None => layer.packed_bf16().ok_or(ServeError::Model(
+                "bf16 config over a layer without bf16 weights",
+            ))?,
         };
         bb.dense(x, w, Some(layer.bias()), act, y)?;
         Ok(())
