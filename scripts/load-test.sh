@@ -63,7 +63,7 @@ s, p, codes = d["summary"], d["latencyPercentiles"], d.get("statusCodeDistributi
 ok, busy = codes.get("200", 0), codes.get("503", 0)
 other = sum(codes.values()) - ok - busy
 cut = sum(d.get("errorDistribution", {}).values())  # in flight when oha's time ran out
-ms = lambda v: f"{1000 * v:.2f}" if v is not None else "-"
+ms = lambda v: f"{1000 * v:.3f}" if v is not None else "-"
 print(f"| {sys.argv[2]} | {s['requestsPerSec']:.0f} | {ms(p.get('p50'))} | {ms(p.get('p99'))} | {ok} | {busy} | {other} | {cut} | {total - prev} |")
 PY
 }
@@ -85,7 +85,7 @@ for t in 1 2; do
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 # One request at a time, on a pool of that many threads: 1 / mean latency.
-print(f"| in-process `last bench`, {sys.argv[2]} thread(s) | {1e6 / d['mean_us']:.0f} (1 / mean) | {d['p50_us'] / 1000:.2f} | {d['p99_us'] / 1000:.2f} | - | - | - | - | - |")
+print(f"| in-process `last bench`, {sys.argv[2]} thread(s) | {1e6 / d['mean_us']:.0f} (1 / mean) | {d['p50_us'] / 1000:.3f} | {d['p99_us'] / 1000:.3f} | - | - | - | - | - |")
 PY
 done
 echo

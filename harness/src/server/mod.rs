@@ -32,6 +32,7 @@ use metrics::Metrics;
 use pool::Pool;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How the server runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +45,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// The `Retry-After` value of a 503, in seconds.
     pub retry_after_s: u64,
+    /// How long one idle compute worker polls the queue before it sleeps
+    /// (see [`pool`]); zero: workers sleep at once.
+    pub spin: Duration,
 }
 
 impl Default for Settings {
@@ -53,6 +57,7 @@ impl Default for Settings {
             queue: 64,
             max_body_bytes: 4 << 20,
             retry_after_s: 1,
+            spin: Pool::DEFAULT_SPIN,
         }
     }
 }
@@ -64,6 +69,9 @@ pub struct App {
     settings: Settings,
     pool: Pool,
     metrics: Arc<Metrics>,
+    /// Cores this process may run on (a route waiting for its reply spins
+    /// only while one is spare).
+    cores: usize,
 }
 
 impl App {
@@ -73,13 +81,14 @@ impl App {
         defaults: Defaults,
         settings: Settings,
     ) -> std::io::Result<Arc<App>> {
-        let pool = Pool::new(settings.workers, settings.queue)?;
+        let pool = Pool::with_spin(settings.workers, settings.queue, settings.spin)?;
         Ok(Arc::new(App {
             model,
             defaults,
             settings,
             pool,
             metrics: Arc::new(Metrics::default()),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }))
     }
     /// The compute pool (e.g. to watch its queue).

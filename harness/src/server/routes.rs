@@ -139,8 +139,8 @@ pub async fn rank(
             msg,
         );
     }
-    match rx.await {
-        Ok(Ok((r, variant))) => {
+    match reply(rx, &app).await {
+        Some(Ok((r, variant))) => {
             let latency = arrival.elapsed();
             app.metrics
                 .ranked(latency, r.candidates, r.budget_exhausted);
@@ -159,17 +159,38 @@ pub async fn rank(
             }))
             .into_response()
         }
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             let (status, kind) = serve_kind(&e);
             refuse(&app, status, kind, e.to_string())
         }
-        Err(_) => refuse(
+        None => refuse(
             &app,
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Internal,
             "the compute worker failed".to_string(),
         ),
     }
+}
+
+/// The worker's reply, `None` if it dropped the channel (a failed job).
+///
+/// A parked runtime thread takes tens of microseconds to wake on a virtual
+/// machine. So while a core is spare (fewer jobs running or queued than
+/// cores, i.e. at low load) and spinning is on, the route polls for the
+/// reply between rounds of the runtime, which keeps serving its other
+/// connections; otherwise, or once the load rises, it awaits as usual.
+async fn reply<T>(mut rx: tokio::sync::oneshot::Receiver<T>, app: &App) -> Option<T> {
+    use tokio::sync::oneshot::error::TryRecvError;
+    if !app.settings.spin.is_zero() {
+        while app.pool.busy() < app.cores {
+            match rx.try_recv() {
+                Ok(v) => return Some(v),
+                Err(TryRecvError::Closed) => return None,
+                Err(TryRecvError::Empty) => tokio::task::yield_now().await,
+            }
+        }
+    }
+    rx.await.ok()
 }
 
 /// Ranks one job on a compute worker, its budget counted from `arrival`
