@@ -385,12 +385,21 @@ fn queueing_time_is_spent_from_the_budget() {
 
 #[test]
 fn concurrent_clients_each_get_their_own_list() {
+    // With idle workers and waiting routes spinning (the default), and
+    // with everything sleeping at once.
+    for spin in [Settings::default().spin, Duration::ZERO] {
+        concurrent_clients(spin);
+    }
+}
+
+fn concurrent_clients(spin: Duration) {
     let m = model();
     let srv = start(
         Arc::clone(&m),
         Settings {
             workers: 2,
             queue: 64,
+            spin,
             ..Settings::default()
         },
     );
