@@ -7,6 +7,10 @@
 //! * Ranking runs on a dedicated compute [`pool`] (std threads, one
 //!   [`Scratch`](crate::serve::Scratch) each), never on the runtime's
 //!   threads. A full queue answers 503 with `Retry-After`.
+//! * At low load one idle worker polls the queue, and a route polls for
+//!   its worker's reply while a core is spare, instead of sleeping
+//!   ([`Settings::spin`]): a sleeping thread takes tens of microseconds to
+//!   wake on a virtual machine.
 //! * A request's budget counts from its arrival (the head read), so time
 //!   spent queueing is spent from it ([`Model::serve_until`]).
 //! * Statuses: 200 ranked; 400 malformed JSON or wrong types; 404 unknown
