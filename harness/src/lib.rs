@@ -10,7 +10,7 @@
 //! * **tools** (feature `tools`, on by default): [`data`] (LETOR and WSCD
 //!   readers, datasets, the embedded synthetic world, click simulators),
 //!   [`train`] (evaluator and generator training), [`eval`] (the honest
-//!   comparison, metrics, plots), [`bench`] (kernel and latency benchmarks,
+//!   comparison, metrics, plots), [`bench`](mod@bench) (kernel and latency benchmarks,
 //!   the peak probe, the soak run), [`pipeline`] (what `last demo`, `train`
 //!   and `eval` run), [`progress`] and [`rng`];
 //! * **server** (feature `server`, on by default): `server`, what `last
