@@ -351,8 +351,73 @@ unsafe fn tile_wide<S: Simd, E: PanelElem, const MR: usize, const P: usize>(ts: 
 }
 
 /// Bias, optional accumulate, activation and store of one finished tile.
+/// The activation is chosen once per tile, not once per row: with a cheap
+/// activation the row loop then unrolls and the accumulators are stored
+/// straight from their registers (a per-row `match` kept the loop rolled,
+/// and every accumulator went through the stack).
 #[inline(always)]
 unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[S::Row; MR]) {
+    // SAFETY: forwarded.
+    unsafe {
+        match t.act {
+            Activation::Identity => finish::<S, E, MR>(t, acc, Identity),
+            Activation::Relu => finish::<S, E, MR>(t, acc, Relu),
+            act => finish::<S, E, MR>(t, acc, act),
+        }
+    }
+}
+
+/// An activation applied to one vector. (A trait with `#[inline(always)]`
+/// methods, not a closure: a closure the optimiser does not inline is
+/// compiled without the kernel's target features, one call per vector.)
+trait VectorAct: Copy {
+    /// `act(x)` lane by lane.
+    ///
+    /// # Safety
+    /// `S`'s features are available.
+    unsafe fn apply<S: Simd>(self, x: S::F) -> S::F;
+}
+
+/// [`Activation::Identity`] as a type.
+#[derive(Clone, Copy)]
+struct Identity;
+
+/// [`Activation::Relu`] as a type.
+#[derive(Clone, Copy)]
+struct Relu;
+
+impl VectorAct for Identity {
+    #[inline(always)]
+    unsafe fn apply<S: Simd>(self, x: S::F) -> S::F {
+        x
+    }
+}
+
+impl VectorAct for Relu {
+    #[inline(always)]
+    unsafe fn apply<S: Simd>(self, x: S::F) -> S::F {
+        // SAFETY: register arithmetic under the caller's features.
+        unsafe { Activation::Relu.apply_v::<S>(x) }
+    }
+}
+
+/// Any activation, chosen per vector (tanh and sigmoid, whose cost hides
+/// the branch).
+impl VectorAct for Activation {
+    #[inline(always)]
+    unsafe fn apply<S: Simd>(self, x: S::F) -> S::F {
+        // SAFETY: register arithmetic under the caller's features.
+        unsafe { self.apply_v::<S>(x) }
+    }
+}
+
+/// [`epilogue`] for one activation `act`.
+#[inline(always)]
+unsafe fn finish<S: Simd, E: PanelElem, const MR: usize>(
+    t: &Tile<E>,
+    acc: &[S::Row; MR],
+    act: impl VectorAct,
+) {
     // SAFETY: the tile's `c` covers MR rows of `nc` columns, `bias` `nc` values.
     unsafe {
         let bias = if t.bias.is_null() {
@@ -373,7 +438,7 @@ unsafe fn epilogue<S: Simd, E: PanelElem, const MR: usize>(t: &Tile<E>, acc: &[S
                 }
             }
             for x in v.as_mut() {
-                *x = t.act.apply_v::<S>(*x);
+                *x = act.apply::<S>(*x);
             }
             store_row_upto::<S>(c, &v, t.nc);
         }
