@@ -131,7 +131,14 @@ fn sweep_tile_edges() {
 #[test]
 fn serving_shapes_and_magnitudes() {
     for b in paths() {
-        for (m, n, k) in [(50, 128, 128), (160, 128, 176), (10, 64, 64), (1, 128, 160)] {
+        for (m, n, k) in [
+            (50, 128, 128),
+            (160, 128, 176),
+            (10, 64, 64),
+            (1, 128, 160),
+            (160, 1, 64),
+            (9, 2, 1024),
+        ] {
             for scale in [1e-3f32, 1.0, 1e3] {
                 let c = Case {
                     m,
@@ -150,11 +157,12 @@ fn serving_shapes_and_magnitudes() {
     }
 }
 
-/// A row's output does not depend on the other rows of the call (bit for bit).
+/// A row's output does not depend on the other rows of the call (bit for
+/// bit), on the panel tiles and on the narrow (1–2 output) path.
 #[test]
 fn rows_do_not_depend_on_the_batch() {
-    for b in paths() {
-        let (m, n, k) = (37, 40, 70);
+    for (b, n) in paths().into_iter().flat_map(|b| [(b, 40), (b, 2)]) {
+        let (m, k) = (37, 70);
         let full = run(
             b,
             &Case {

@@ -49,27 +49,37 @@ pub(super) unsafe fn round(x: &MatRef<'_>, out: &mut [u16]) {
     let mp = m.div_ceil(RB) * RB;
     debug_assert_eq!(out.len(), mp * kp);
     let o = out.as_mut_ptr();
-    for i in 0..mp {
+    let full = k / KB;
+    // Block by block, so the stores run through memory in order (a row's
+    // blocks lie 1 KiB apart).
+    for i0 in (0..mp).step_by(RB) {
         for b in 0..kp / KB {
             let k0 = b * KB;
-            // SAFETY: act_index(i, k0) + 32 ≤ out.len() (one 64-byte row of
-            // the block); the loads read row i's columns k0..k0+32 ∩ 0..k
-            // only (masked), inside `x`.
-            unsafe {
-                let dst = o.add(act_index(i, k0, kp)) as *mut __m512i;
-                let v = if i < m {
-                    let src = x.row(i).as_ptr().add(k0);
-                    let lo = _mm512_maskz_loadu_ps(mask(k - k0), src);
-                    let hi = if k > k0 + 16 {
-                        _mm512_maskz_loadu_ps(mask(k - k0 - 16), src.add(16))
+            for i in i0..i0 + RB {
+                // SAFETY: act_index(i, k0) + 32 ≤ out.len() (one 64-byte row
+                // of the block); the loads read row i's columns k0..k0+32 ∩
+                // 0..k only (the last block masked), inside `x`.
+                unsafe {
+                    let dst = o.add(act_index(i, k0, kp)) as *mut __m512i;
+                    let v = if i >= m {
+                        _mm512_setzero_si512()
+                    } else if b < full {
+                        let src = x.ptr().add(i * x.stride() + k0);
+                        let lo = _mm512_loadu_ps(src);
+                        let hi = _mm512_loadu_ps(src.add(16));
+                        core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo))
                     } else {
-                        _mm512_setzero_ps()
+                        let src = x.ptr().add(i * x.stride() + k0);
+                        let lo = _mm512_maskz_loadu_ps(mask(k - k0), src);
+                        let hi = if k > k0 + 16 {
+                            _mm512_maskz_loadu_ps(mask(k - k0 - 16), src.add(16))
+                        } else {
+                            _mm512_setzero_ps()
+                        };
+                        core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo))
                     };
-                    core::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(hi, lo))
-                } else {
-                    _mm512_setzero_si512()
-                };
-                _mm512_storeu_si512(dst as *mut _, v);
+                    _mm512_storeu_si512(dst as *mut _, v);
+                }
             }
         }
     }
@@ -155,6 +165,10 @@ pub(super) unsafe fn dense(
     y: &mut MatMut<'_>,
 ) {
     let (m, n, k) = (x.rows(), w.n(), w.k());
+    if n <= NARROW_N && k <= NARROW_K {
+        // SAFETY: the features and shapes are the caller's.
+        return unsafe { narrow(x, w, bias, act, y) };
+    }
     let kp = padded_k(k);
     let pairs = k.div_ceil(2);
     let panels = n.div_ceil(RB);
@@ -185,6 +199,71 @@ pub(super) unsafe fn dense(
                     (false, true) => t.run::<4, 2>(bias, act, y),
                     (true, false) => t.run::<MR, 1>(bias, act, y),
                     (true, true) => t.run::<MR, 2>(bias, act, y),
+                }
+            }
+        }
+    }
+}
+
+/// Widest output handled by [`narrow`] instead of 16-column panels.
+const NARROW_N: usize = 2;
+/// Longest input [`narrow`] handles (its column buffer lives on the stack).
+const NARROW_K: usize = 1024;
+
+/// Layers with 1–2 outputs (a click-probability head), where a 16-column
+/// panel would waste at least 14 of 16 lanes: each output column is
+/// gathered once into a contiguous bf16 vector, then every row is a
+/// `vdpbf16ps` dot product along `k` (one 64-byte activation row segment
+/// per 32 inputs), 8 rows at a time for 8 independent chains, reduced
+/// across lanes for the bias + activation epilogue.
+///
+/// # Safety
+/// As for [`dense`], with `n ≤ NARROW_N` and `k ≤ NARROW_K`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")]
+unsafe fn narrow(
+    x: &ActsBf16<'_>,
+    w: &PackedBf16<'_>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    y: &mut MatMut<'_>,
+) {
+    let (m, n, k) = (x.rows(), w.n(), w.k());
+    let kp = padded_k(k);
+    let blocks = kp / KB;
+    let (a, ldc, y0) = (x.data().as_ptr(), y.stride(), y.ptr());
+    // Pair q of column j is the u32 at q·16 + j of panel 0 (n ≤ 16).
+    let pairs = w.data().as_ptr() as *const u32;
+    let mut col = [0u32; NARROW_K / 2];
+    for j in 0..n {
+        for (q, c) in col.iter_mut().enumerate().take(kp / 2) {
+            // SAFETY: q < kp/2 pairs of panel 0, j < 16 (layout).
+            *c = unsafe { pairs.add(q * 16 + j).read_unaligned() };
+        }
+        let b = bias.map_or(0.0, |b| b[j]);
+        for i0 in (0..m).step_by(8) {
+            // SAFETY: rows i0..i0+8 lie inside the zero-padded blocks
+            // (i0 is a multiple of 8 below m, blocks hold 16 rows); each
+            // row segment is 32 elements at act_index(i, 32·b); `col`
+            // holds kp/2 pairs.
+            unsafe {
+                let mut acc = [_mm512_setzero_ps(); 8];
+                for bk in 0..blocks {
+                    let wv: __m512bh = core::mem::transmute(_mm512_loadu_si512(
+                        col.as_ptr().add(bk * 16) as *const _,
+                    ));
+                    for (r, acc_r) in acc.iter_mut().enumerate() {
+                        let xv: __m512bh = core::mem::transmute(_mm512_loadu_si512(
+                            a.add(act_index(i0 + r, bk * KB, kp)) as *const _,
+                        ));
+                        *acc_r = _mm512_dpbf16_ps(*acc_r, xv, wv);
+                    }
+                }
+                let v = Avx512::add(Avx512::reduce8(acc), Avx512::splat(b));
+                let mut sums = [0f32; 16];
+                Avx512::store(sums.as_mut_ptr(), act.apply_v::<Avx512>(v));
+                for (r, s) in sums.iter().enumerate().take((m - i0).min(8)) {
+                    // SAFETY: row i0 + r < m, column j < n ≤ ldc.
+                    *y0.add((i0 + r) * ldc + j) = *s;
                 }
             }
         }
